@@ -1,0 +1,35 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Online Bank Synchronization",
+    "summary": "Import bank transactions automatically from your bank, "
+    "grouped in statements, without duplicates or gaps",
+    "version": "19.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "license": "LGPL-3",
+    "author": "account_online_synchronization contributors",
+    "website": "https://github.com/account-online-synchronization/account_online_synchronization",
+    "depends": ["account"],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/account_online_synchronization_security.xml",
+        "data/account_online_provider_data.xml",
+        "data/ir_cron_data.xml",
+        "views/account_online_link_views.xml",
+        "views/account_online_account_views.xml",
+        "views/account_online_provider_views.xml",
+        "views/account_online_institution_views.xml",
+        "wizard/account_online_connect_wizard_views.xml",
+        "views/account_journal_views.xml",
+        "views/account_journal_dashboard_views.xml",
+        "views/account_bank_statement_line_views.xml",
+        "views/account_online_synchronization_menus.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "account_online_synchronization/static/tests/tours/*.js",
+        ],
+    },
+    "post_init_hook": "_post_init_load_institutions",
+    "installable": True,
+    "auto_install": True,
+}

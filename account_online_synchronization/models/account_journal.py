@@ -1,0 +1,150 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime as dt
+from collections import defaultdict
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
+
+
+class AccountJournal(models.Model):
+    _inherit = "account.journal"
+
+    account_online_account_id = fields.Many2one(
+        "account.online.account",
+        string="Online Bank Account",
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        check_company=True,
+    )
+    account_online_link_id = fields.Many2one(
+        related="account_online_account_id.account_online_link_id",
+        string="Bank Connection",
+        store=True,
+        index="btree_not_null",
+    )
+    account_online_link_state = fields.Selection(related="account_online_link_id.state", string="Connection State")
+    bank_statement_creation_groupby = fields.Selection(
+        [
+            ("none", "Every Synchronization"),
+            ("day", "Daily"),
+            ("week", "Weekly"),
+            ("bimonthly", "Twice a Month"),
+            ("month", "Monthly"),
+        ],
+        string="Statement Periodicity",
+        default="month",
+        required=True,
+        help="How synchronized transactions are grouped in bank statements. "
+        "New transactions join the statement of their period.",
+    )
+
+    def _get_bank_statements_available_sources(self):
+        return super()._get_bank_statements_available_sources() + [
+            ("online_sync", _("Online Synchronization")),
+        ]
+
+    def manual_sync(self):
+        """Synchronize Now: fetch the new transactions of this journal's bank
+        connection (all of its accounts, as the bank refreshes them together)."""
+        self.ensure_one()
+        link = self.account_online_link_id
+        if not link:
+            raise UserError(_("%(journal)s is not connected to a bank.", journal=self.name))
+        return link.action_fetch_transactions()
+
+    def action_open_online_link(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "account.online.link",
+            "res_id": self.account_online_link_id.id,
+            "view_mode": "form",
+        }
+
+    def action_open_online_transactions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_online_synchronization.action_online_bank_statement_lines"
+        )
+        action["domain"] = [("journal_id", "=", self.id)]
+        action["context"] = {"search_default_group_statement": 0}
+        return action
+
+    # ------------------------------------------------------------------
+    # Statements
+    # ------------------------------------------------------------------
+
+    def _online_sync_period(self, date):
+        """First and last day of the statement period ``date`` belongs to."""
+        groupby = self.bank_statement_creation_groupby
+        if groupby == "day":
+            return date, date
+        if groupby == "week":
+            start = date - dt.timedelta(days=date.weekday())
+            return start, start + dt.timedelta(days=6)
+        if groupby == "bimonthly":
+            if date.day <= 15:
+                return date.replace(day=1), date.replace(day=15)
+            return date.replace(day=16), date + relativedelta(day=31)
+        return date.replace(day=1), date + relativedelta(day=31)
+
+    def _online_sync_statement_name(self, start, end):
+        groupby = self.bank_statement_creation_groupby
+        if groupby == "day":
+            period = format_date(self.env, start)
+        elif groupby == "week":
+            year, week, _weekday = start.isocalendar()
+            period = _("%(year)s, week %(week)s", year=year, week=week)
+        elif groupby == "bimonthly":
+            period = f"{format_date(self.env, start)} - {format_date(self.env, end)}"
+        else:
+            period = format_date(self.env, start, date_format="MMMM y")
+        return f"{self.code} {period}"
+
+    def _online_sync_group_in_statements(self, lines):
+        """Put new ``lines`` in the statement of their period (creating it when
+        there is none), then make every statement from the first one touched
+        onwards start where the previous one ends."""
+        self.ensure_one()
+        if not lines:
+            return
+        Statement = self.env["account.bank.statement"]
+        touched = Statement
+        if self.bank_statement_creation_groupby == "none":
+            name = f"{self.code} {format_date(self.env, fields.Date.context_today(self))}"
+            touched = Statement.create({"name": name, "journal_id": self.id,
+                                        "line_ids": [fields.Command.set(lines.ids)]})
+        else:
+            by_period = defaultdict(lambda: self.env["account.bank.statement.line"])
+            for line in lines:
+                by_period[self._online_sync_period(line.date)] |= line
+            for (start, end), period_lines in sorted(by_period.items()):
+                statement = Statement.search([
+                    ("journal_id", "=", self.id), ("date", ">=", start), ("date", "<=", end),
+                ], order="date desc, id desc", limit=1)
+                if statement:
+                    period_lines.statement_id = statement
+                else:
+                    statement = Statement.create({
+                        "name": self._online_sync_statement_name(start, end),
+                        "journal_id": self.id,
+                        "line_ids": [fields.Command.set(period_lines.ids)],
+                    })
+                touched |= statement
+        self._online_sync_chain_statement_balances(touched)
+
+    def _online_sync_chain_statement_balances(self, touched):
+        self.env.flush_all()
+        first_index = min(touched.mapped("first_line_index"))
+        statements = self.env["account.bank.statement"].search(
+            [("journal_id", "=", self.id), ("first_line_index", ">=", first_index)],
+        ).sorted("first_line_index")
+        for statement in statements:
+            # Odoo's own rule for where a statement starts, then its end is its lines' sum.
+            statement._compute_balance_start()
+            statement.balance_end_real = statement.balance_end
+        self.env.flush_all()

@@ -1,0 +1,34 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Bank aggregator connectors. No Odoo import here: see base.py."""
+from .base import (  # noqa: F401
+    PENDING,
+    POSTED,
+    AuthenticationExpired,
+    AutoSyncNotAllowed,
+    Balance,
+    BankAccount,
+    BankProvider,
+    ConnectStep,
+    Consent,
+    ConsentExpired,
+    Institution,
+    InvalidData,
+    ProviderConfig,
+    ProviderError,
+    ProviderUnreachable,
+    RateLimited,
+    Transaction,
+)
+from .demo import DemoBankProvider
+
+# Provider code -> class. A new connector registers itself here.
+PROVIDERS: dict[str, type[BankProvider]] = {
+    DemoBankProvider.code: DemoBankProvider,
+}
+
+
+def get_provider_class(code: str) -> type[BankProvider]:
+    try:
+        return PROVIDERS[code]
+    except KeyError:
+        raise ValueError(f"Unknown bank provider {code!r}") from None
