@@ -1,0 +1,4 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import test_sync_pipeline
+from . import test_sync_errors
+from . import test_security

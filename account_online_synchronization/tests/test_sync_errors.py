@@ -1,0 +1,110 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime as dt
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import NOW, DemoBankProvider, OnlineSyncCommon
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(NOW)
+class TestSyncErrors(OnlineSyncCommon):
+
+    def _run_cron(self):
+        self.env["account.online.link"]._cron_fetch_online_transactions()
+
+    def test_rate_limit_says_when_and_is_not_an_error(self):
+        link = self._connect("DEMO_BETA")  # one refresh a day, used by the first sync
+        journal = link.journal_ids
+        count = len(self._lines(journal))
+        with freeze_time("2026-11-25 18:00:00"):
+            action = journal.manual_sync()
+            self.assertEqual(action["params"]["type"], "warning")
+            self.assertIn("Next refresh possible from", action["params"]["message"])
+            self.assertEqual(link.state, "connected")
+            self.assertEqual(link.rate_limit_reset, dt.datetime(2026, 11, 26, 10, 0))
+            self.assertEqual(link.next_refresh, dt.datetime(2026, 11, 26, 10, 0))
+            self.assertIn("refused a new refresh", link.message_ids[0].body)
+            self.assertEqual(len(self._lines(journal)), count)
+        with freeze_time("2026-11-26 10:30:00"):
+            journal.manual_sync()
+            self.assertFalse(link.rate_limit_reset)
+            self.assertEqual(journal.account_online_account_id.last_sync, dt.date(2026, 11, 26))
+
+    def test_manual_only_bank_is_left_to_manual_syncs(self):
+        link = self._connect("DEMO_MANUAL")
+        self.assertFalse(link.auto_sync, "a bank that forbids automatic sync starts without it")
+        journal = link.journal_ids
+        self.assertTrue(self._lines(journal), "the first sync, started by the user, is allowed")
+        with self.assertRaisesRegex(UserError, "Please disable automatic synchronization"):
+            link.auto_sync = True
+        with freeze_time("2026-12-05 10:00:00"):
+            self._run_cron()
+            self.assertEqual(journal.account_online_account_id.last_sync, dt.date(2026, 11, 25))
+            journal.manual_sync()
+            self.assertEqual(journal.account_online_account_id.last_sync, dt.date(2026, 12, 5))
+
+    def test_cron_on_a_bank_that_forbids_it_asks_to_disable_auto_sync(self):
+        link = self._connect("DEMO_MANUAL")
+        # As if set before the bank changed its rules.
+        self.env.cr.execute("UPDATE account_online_link SET auto_sync = TRUE WHERE id = %s", [link.id])
+        link.invalidate_recordset()
+        with freeze_time("2026-12-05 10:00:00"), mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            self._run_cron()
+        self.assertFalse(link.auto_sync)
+        self.assertEqual(link.state, "connected")
+        self.assertIn("Please disable automatic synchronization", link.message_ids[0].body)
+        self.assertEqual(link.journal_ids.account_online_account_id.last_sync, dt.date(2026, 11, 25))
+
+    def test_expired_consent_disconnects(self):
+        link = self._connect()
+        self.assertEqual(link.expiring_synchronization_date, dt.date(2027, 2, 23))
+        with freeze_time("2027-03-01 10:00:00"), mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            with self.assertRaisesRegex(UserError, "consent given to the bank has expired"):
+                link.action_fetch_transactions()
+            self.assertEqual(link.state, "disconnected")
+            self.assertIn(link.last_error_reference, link.message_ids[0].body)
+            with self.assertRaisesRegex(UserError, "Reconnect"):
+                link.journal_ids[0].manual_sync()
+            # Reconnecting gives a new consent; the accounts and journals stay.
+            journals = link.journal_ids
+            link.action_reconnect()
+            self.assertEqual(link.state, "connected")
+            self.assertEqual(link.journal_ids, journals)
+            self.assertEqual(link.account_online_account_ids.mapped("last_sync"), [dt.date(2027, 3, 1)] * 2)
+
+    def test_cron_isolates_links(self):
+        broken = self._connect()
+        healthy = self._connect("DEMO_BETA")
+        real_refresh = DemoBankProvider.refresh
+
+        def refresh(provider, consent, automatic):
+            if consent.data["institution"] == "DEMO_BANK":
+                raise RuntimeError("bug in a connector")
+            return real_refresh(provider, consent, automatic)
+
+        with freeze_time("2026-12-05 10:00:00"), patch.object(DemoBankProvider, "refresh", refresh), \
+                mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            self._run_cron()
+        self.assertEqual(broken.state, "error")
+        self.assertIn("Unexpected error", broken.message_ids[0].body)
+        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 11, 25)] * 2)
+        self.assertEqual(healthy.state, "connected")
+        self.assertEqual(healthy.account_online_account_ids.last_sync, dt.date(2026, 12, 5))
+
+        # Errors are retried by the cron; once the bank answers, the link heals.
+        with freeze_time("2026-12-06 10:00:00"):
+            self._run_cron()
+        self.assertEqual(broken.state, "connected")
+        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 12, 6)] * 2)
+
+    def test_fetch_accounts_finds_nothing_new(self):
+        link = self._connect()
+        action = link.action_fetch_accounts()
+        self.assertEqual(action["params"]["message"], "0 new bank account(s) found.")
+        self.assertEqual(len(link.account_online_account_ids), 2)

@@ -1,0 +1,251 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+from unittest.mock import patch
+
+import psycopg2.errors
+from freezegun import freeze_time
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..providers import PENDING, ProviderUnreachable
+from .common import NOW, DemoBankProvider, OnlineSyncCommon
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(NOW)
+class TestSyncPipeline(OnlineSyncCommon):
+
+    def test_connect_imports_posted_transactions_in_monthly_statements(self):
+        link = self._connect()
+        self.assertEqual(link.state, "connected")
+        self.assertEqual(
+            sorted(link.account_online_account_ids.mapped("name")), ["Current Account", "Dollar Account"],
+        )
+        journal = self._journal(link)
+        self.assertEqual(journal.type, "bank")
+        self.assertEqual(journal.currency_id.name, "EUR")
+        self.assertEqual(journal.bank_statements_source, "online_sync")
+        self.assertEqual(journal.bank_acc_number, "BE68539007547034")
+        self.assertEqual(self.env.company.currency_id.name, "USD")
+        self.assertFalse(self._journal(link, "Dollar Account").currency_id,
+                         "a USD account of a USD company syncs into a journal in the company currency")
+
+        demo = self._demo_transactions(link)
+        posted = {t.identifier for t in demo if t.status != PENDING}
+        pending = {t.identifier for t in demo if t.status == PENDING}
+        self.assertTrue(pending, "the Demo Bank has pending card payments on a Wednesday")
+        lines = self._lines(journal)
+        identifiers = set(lines.mapped("online_transaction_identifier"))
+        self.assertEqual(identifiers - {False}, posted, "every posted transaction, nothing else")
+        self.assertFalse(identifiers & pending, "pending transactions never become lines")
+
+        # The journal's balance is the bank's, thanks to the opening balance line.
+        account = journal.account_online_account_id
+        opening = lines.filtered(lambda l: not l.online_transaction_identifier)
+        self.assertEqual(opening.payment_ref, "Opening balance")
+        self.assertAlmostEqual(sum(lines.mapped("amount")), account.balance, places=2)
+        self.assertEqual(account.last_sync, dt.date(2026, 11, 25))
+
+        statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
+        self.assertEqual(
+            statements.sorted("first_line_index").mapped("name"),
+            [f"{journal.code} {month} 2026" for month in ("August", "September", "October", "November")],
+        )
+        for statement in statements:
+            self.assertEqual(len({(d.year, d.month) for d in statement.line_ids.mapped("date")}), 1)
+            self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+        self.assertEqual(lines.statement_id, statements, "every line is in a statement")
+        last = statements.sorted("first_line_index")[-1]
+        self.assertAlmostEqual(last.balance_end_real, account.balance, places=2)
+
+        foreign = lines.filtered("foreign_currency_id")
+        self.assertTrue(foreign, "card payments abroad keep their amount in the foreign currency")
+        self.assertEqual(foreign.foreign_currency_id.mapped("name"), ["USD"])
+        self.assertIn("Café Łódź", lines.mapped("partner_name"))
+
+    def test_sync_twice_imports_nothing(self):
+        link = self._connect()
+        journal = self._journal(link)
+        count = len(self._lines(journal))
+        action = journal.manual_sync()
+        self.assertEqual(action["params"]["message"], "0 transaction(s) imported.")
+        self.assertEqual(len(self._lines(journal)), count)
+
+    def test_pending_transaction_posts_later_once(self):
+        link = self._connect()
+        journal = self._journal(link)
+        pending = [t for t in self._demo_transactions(link) if t.status == PENDING]
+        with freeze_time("2026-11-29 10:00:00"):
+            journal.manual_sync()
+            settled = {t.pending_identifier: t for t in self._demo_transactions(link) if t.pending_identifier}
+            lines = self._lines(journal)
+            for transaction in pending:
+                posted = settled[transaction.identifier]
+                self.assertEqual(
+                    lines.filtered(lambda l, p=posted: l.online_transaction_identifier == p.identifier).mapped("amount"),
+                    [float(transaction.amount)],
+                )
+            self.assertFalse(set(lines.mapped("online_transaction_identifier")) & {t.identifier for t in pending})
+            self.assertEqual(journal.account_online_account_id.last_sync, dt.date(2026, 11, 29))
+            self.assertAlmostEqual(sum(lines.mapped("amount")), journal.account_online_account_id.balance, places=2)
+            for statement in lines.statement_id:
+                self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+
+    def test_existing_journal_with_same_number_and_currency_is_used(self):
+        journal = self.env["account.journal"].create({
+            "name": "My EUR bank", "type": "bank", "code": "MYEUR",
+            "currency_id": self.env.ref("base.EUR").id, "bank_acc_number": "BE68 5390 0754 7034",
+        })
+        link = self._connect()
+        self.assertEqual(self._journal(link), journal)
+        self.assertTrue(self._lines(journal))
+
+    def test_failure_halfway_leaves_the_books_unchanged(self):
+        link = self._connect()
+        journals = link.journal_ids
+        before = {j: len(self._lines(j)) for j in journals}
+        last_syncs = link.account_online_account_ids.mapped("last_sync")
+        real_get_transactions = DemoBankProvider.get_transactions
+
+        def fail_on_dollars(provider, consent, account_id, date_from, date_to):
+            if account_id.endswith("dollar"):
+                raise ProviderUnreachable("The Demo Bank did not answer.")
+            return real_get_transactions(provider, consent, account_id, date_from, date_to)
+
+        with freeze_time("2026-12-10 10:00:00"), patch.object(DemoBankProvider, "get_transactions", fail_on_dollars):
+            # assertRaisesRegex, unlike Odoo's assertRaises, keeps what the error handler wrote.
+            with self.assertRaisesRegex(UserError, "did not answer") as caught:
+                link.action_fetch_transactions()
+        message = str(caught.exception)
+        self.assertEqual({j: len(self._lines(j)) for j in journals}, before, "the EUR account's import is undone")
+        self.assertEqual(link.account_online_account_ids.mapped("last_sync"), last_syncs)
+        self.assertEqual(link.state, "error")
+        reference = link.last_error_reference
+        self.assertTrue(reference)
+        self.assertIn(reference, message)
+        self.assertIn(reference, link.message_ids[0].body)
+        self.assertIn("did not answer", link.message_ids[0].body)
+        self.assertIn(reference, journals[0].message_ids[0].body, "the journals' chatter says it too")
+
+        # The next sync fetches the same window again: no gap.
+        with freeze_time("2026-12-10 11:00:00"):
+            link.action_fetch_transactions()
+            self.assertEqual(link.state, "connected")
+            for journal in journals:
+                self.assertGreater(len(self._lines(journal)), before[journal])
+                account = journal.account_online_account_id
+                self.assertAlmostEqual(sum(self._lines(journal).mapped("amount")), account.balance, places=2)
+
+    def test_invalid_data_halfway_leaves_the_books_unchanged(self):
+        link = self._connect()
+        journal = self._journal(link)
+        before = len(self._lines(journal))
+        good = self._transaction("X-1", "10.00", dt.date(2026, 12, 1))
+        bad = self._transaction("X-2", "12.00", dt.date(2026, 12, 2), currency="GBP")
+        with freeze_time("2026-12-03 10:00:00"), self._bank_shows([good, bad]):
+            with self.assertRaisesRegex(UserError, "GBP"):
+                link.action_fetch_transactions()
+        self.assertEqual(len(self._lines(journal)), before)
+
+    def test_duplicates_inside_one_batch_and_transactions_without_identifier(self):
+        link = self._connect()
+        journal = self._journal(link)
+        before = len(self._lines(journal))
+        day = dt.date(2026, 11, 26)
+        batch = [
+            self._transaction("DUP-1", "5.00", day),
+            self._transaction("DUP-1", "5.00", day),
+            # Two genuinely identical coffees the same day, no identifier from the bank.
+            self._transaction(None, "-2.40", day, label="Coffee"),
+            self._transaction(None, "-2.40", day, label="Coffee"),
+        ]
+        with freeze_time("2026-11-26 20:00:00"), self._bank_shows(batch):
+            journal.manual_sync()
+            self.assertEqual(len(self._lines(journal)), before + 3)
+            journal.manual_sync()
+            self.assertEqual(len(self._lines(journal)), before + 3, "fetching the same day again adds nothing")
+
+    def test_database_refuses_a_second_import_of_a_transaction(self):
+        link = self._connect()
+        journal = self._journal(link)
+        line = self._lines(journal).filtered("online_transaction_identifier")[0]
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.errors.UniqueViolation):
+            self.env["account.bank.statement.line"].create({
+                "journal_id": journal.id, "date": line.date, "amount": 1.0, "payment_ref": "copy",
+                "online_transaction_identifier": line.online_transaction_identifier,
+            })
+
+    def test_dates_are_in_the_connection_timezone(self):
+        late_evening_utc = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.timezone.utc)
+        batch = [
+            self._transaction("TZ-1", "7.00", late_evening_utc),
+            # A date without a time is never shifted.
+            self._transaction("TZ-2", "8.00", dt.date(2026, 11, 24)),
+        ]
+        for timezone, expected in (("Europe/Brussels", dt.date(2026, 11, 25)),
+                                   ("America/New_York", dt.date(2026, 11, 24))):
+            with self._bank_shows(batch):
+                link = self._connect(timezone=timezone)
+            lines = self._lines(self._journal(link))
+            self.assertEqual(lines.filtered(lambda l: l.online_transaction_identifier == "TZ-1").date, expected)
+            self.assertEqual(lines.filtered(lambda l: l.online_transaction_identifier == "TZ-2").date,
+                             dt.date(2026, 11, 24))
+
+    def test_statement_periodicity(self):
+        link = self._connect()
+        journal = self._journal(link)
+        lines = self._lines(journal)
+        self.assertEqual(len(lines.statement_id), 4)
+        journal.bank_statement_creation_groupby = "week"
+        with freeze_time("2026-12-09 10:00:00"):
+            new = journal.manual_sync()
+            new_lines = self._lines(journal) - lines
+            self.assertTrue(new_lines)
+            weeks = {d.isocalendar()[:2] for d in new_lines.mapped("date")}
+            # November's lines join November's statement; December's are weekly.
+            december = new_lines.filtered(lambda l: l.date.month == 12)
+            self.assertEqual(len(december.statement_id), len({d.isocalendar()[:2] for d in december.mapped("date")}))
+            self.assertTrue(weeks)
+            self.assertTrue(new["params"]["message"].endswith("transaction(s) imported."))
+            statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
+            for statement in statements:
+                self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+            last = statements.sorted("first_line_index")[-1]
+            self.assertAlmostEqual(last.balance_end_real, journal.account_online_account_id.balance, places=2)
+
+    def test_late_transaction_joins_its_month_and_later_statements_follow(self):
+        link = self._connect()
+        journal = self._journal(link)
+        account = journal.account_online_account_id
+        late = self._transaction("LATE-1", "100.00", dt.date(2026, 10, 30), label="Late booking")
+        real_get_transactions = DemoBankProvider.get_transactions
+        real_get_balance = DemoBankProvider.get_balance
+
+        def with_late(provider, consent, account_id, date_from, date_to):
+            result = real_get_transactions(provider, consent, account_id, date_from, date_to)
+            return result + [late] if account_id.endswith("current") else result
+
+        def balance_with_late(provider, consent, account_id):
+            balance = real_get_balance(provider, consent, account_id)
+            if account_id.endswith("current"):
+                return replace(balance, amount=balance.amount + Decimal("100.00"))
+            return balance
+
+        # The bank booked it on 30 October but only shows it now; the overlap
+        # of the next sync reaches back to it.
+        account.last_sync = dt.date(2026, 11, 5)
+        with freeze_time("2026-11-26 10:00:00"), \
+                patch.object(DemoBankProvider, "get_transactions", with_late), \
+                patch.object(DemoBankProvider, "get_balance", balance_with_late):
+            journal.manual_sync()
+        line = self._lines(journal).filtered(lambda l: l.online_transaction_identifier == "LATE-1")
+        self.assertEqual(line.statement_id.name, f"{journal.code} October 2026")
+        statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
+        for statement in statements:
+            self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+        self.assertAlmostEqual(statements.sorted("first_line_index")[-1].balance_end_real, account.balance, places=2)
+        self.assertAlmostEqual(sum(self._lines(journal).mapped("amount")), account.balance, places=2)

@@ -1,0 +1,35 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+# The main job, run inside `odoo-bin shell` (where `env` is defined):
+# connect the Demo Bank once, synchronize, and print what is in the books.
+import sys
+
+Link = env["account.online.link"]  # noqa: F821 - provided by odoo-bin shell
+link = Link.search([("institution_id.identifier", "=", "DEMO_BANK")], limit=1)
+if not link:
+    institution = env["account.online.institution"].search(  # noqa: F821
+        [("identifier", "=", "DEMO_BANK")], limit=1
+    )
+    if not env.company.partner_id.tz:  # noqa: F821
+        env.company.partner_id.tz = "Europe/Brussels"  # noqa: F821
+    link = Link.create({"institution_id": institution.id})
+    link.action_connect()
+    print(f"Connected {link.name}: {len(link.account_online_account_ids)} bank accounts.")
+else:
+    link.action_fetch_transactions()
+env.cr.commit()  # noqa: F821
+
+print(f"\nConnection: {link.name}  state: {link.state}  client reference: {link.client_reference}")
+pending_lines = 0
+for account in link.account_online_account_ids:
+    journal = account.journal_ids
+    lines = env["account.bank.statement.line"].search([("journal_id", "=", journal.id)])  # noqa: F821
+    pending_lines += len(lines.filtered(lambda l: (l.online_transaction_identifier or "").startswith("PDNG")))
+    print(f"\nJournal {journal.name} ({journal.code}, {account.currency_id.name}): "
+          f"{len(lines)} lines, bank balance {account.balance:.2f}, synchronized until {account.last_sync}")
+    statements = env["account.bank.statement"].search([("journal_id", "=", journal.id)], order="first_line_index")  # noqa: F821
+    for statement in statements:
+        print(f"  {statement.name:<28} {len(statement.line_ids):>4} lines  "
+              f"{statement.balance_start:>12.2f} -> {statement.balance_end_real:>12.2f}"
+              f"  {'complete' if statement.is_complete else 'INCOMPLETE'}")
+print(f"\nPending transactions imported as lines: {pending_lines}")
+sys.stdout.flush()
