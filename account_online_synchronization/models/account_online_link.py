@@ -437,7 +437,8 @@ class AccountOnlineLink(models.Model):
         )
         subject = _("Bank synchronization failed")
         self.message_post(body=body, subject=subject)
-        for journal in self.journal_ids:
+        # Bookkeepers may sync without the right to edit journals.
+        for journal in self.journal_ids.sudo():
             journal.message_post(body=body, subject=subject)
         _logger.warning(
             "Online synchronization of connection %s: %s (reference %s)", self.id, error.code, reference,

@@ -2,3 +2,4 @@
 from . import test_sync_pipeline
 from . import test_sync_errors
 from . import test_security
+from . import test_online_sync_tour

@@ -1,10 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
-from .common import NOW, OnlineSyncCommon
+from ..providers import ProviderUnreachable
+from .common import NOW, DemoBankProvider, OnlineSyncCommon
 
 
 @tagged("post_install", "-at_install")
@@ -50,3 +54,18 @@ class TestSecurity(OnlineSyncCommon):
             action = link.journal_ids[0].with_user(bookkeeper).manual_sync()
         self.assertEqual(action["params"]["type"], "success")
         self.assertGreater(int(action["params"]["message"].split()[0]), 0)
+
+    def test_a_bookkeeper_sees_a_failed_sync_explained(self):
+        link = self._connect()
+        bookkeeper = new_test_user(
+            self.env, login="bookkeeper2", groups="account.group_account_user",
+            company_id=self.env.company.id, company_ids=[self.env.company.id],
+        )
+        journal = link.journal_ids[0]
+        with freeze_time("2026-12-01 10:00:00"), \
+                patch.object(DemoBankProvider, "get_balance", side_effect=ProviderUnreachable("Bank down.")), \
+                mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"), \
+                self.assertRaisesRegex(UserError, "(?s)Bank down.*Reference"):
+            journal.with_user(bookkeeper).manual_sync()
+        self.assertEqual(link.state, "error")
+        self.assertIn(link.last_error_reference, journal.message_ids[0].body)

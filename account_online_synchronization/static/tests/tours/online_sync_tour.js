@@ -1,0 +1,54 @@
+// License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import { registry } from "@web/core/registry";
+
+// Started by tests/test_online_sync_tour.py, which connects the Demo Bank and
+// removes some transactions of "Demo Bank Current Account" (every
+// "Office rent" among them) so that Synchronize Now has lines to import.
+const CARD = '.o_kanban_record:contains("Demo Bank Current Account")';
+
+registry.category("web_tour.tours").add("account_online_synchronization_sync_now", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "The dashboard shows the card of the connected bank journal",
+            trigger: `${CARD} .o_online_sync_now:contains("Synchronize Now")`,
+        },
+        {
+            content: "Click Synchronize Now on the Demo Bank Current Account card",
+            trigger: `${CARD} button.o_online_sync_now`,
+            async run(helpers) {
+                // Mark the dashboard shown before the sync: the sync ends with
+                // a soft reload that replaces it with a fresh one.
+                this.anchor.closest(".o_kanban_renderer").classList.add("o_aos_before_sync");
+                await helpers.click();
+            },
+        },
+        {
+            content: "The user is told that transactions were imported (not zero)",
+            trigger: ".o_notification:contains(/[1-9][0-9]* transaction.s. imported/)",
+        },
+        {
+            content: "The dashboard is reloaded after the synchronization",
+            trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`,
+        },
+        {
+            content: "Open the menu of the Demo Bank Current Account card",
+            trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`,
+            run: `hover && click .o_kanban_renderer:not(.o_aos_before_sync) ${CARD} .o_dropdown_kanban .dropdown-toggle`,
+        },
+        {
+            content: "Open the Bank Transactions of the journal",
+            trigger: '.o-dropdown--kanban-record-menu a:contains("Bank Transactions")',
+            run: "click",
+        },
+        {
+            content: "The list of the journal's transactions is open",
+            trigger: '.o_breadcrumb:contains("Bank Transactions")',
+        },
+        {
+            content: "A re-imported transaction is listed, with its counterparty",
+            trigger:
+                '.o_list_view .o_data_row:contains("Office rent"):contains("Immobilière Lefèvre SA")',
+        },
+    ],
+});

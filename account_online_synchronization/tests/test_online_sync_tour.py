@@ -1,0 +1,88 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime as dt
+from collections import Counter
+
+from odoo import Command
+from odoo.tests import HttpCase, tagged
+
+# Transactions of the last days that the tour's synchronization imports again.
+RECENT_DAYS = 20
+# The Demo Bank books the office rent on the 1st of every month: every such
+# line is removed before the tour, so any the user sees afterwards was imported
+# by the tour's Synchronize Now.
+REIMPORTED_LABEL = "Office rent"
+REIMPORTED_PARTNER = "Immobilière Lefèvre SA"
+
+
+@tagged("post_install", "-at_install")
+class TestOnlineSyncTour(HttpCase):
+
+    def setUp(self):
+        super().setUp()
+        # The Accounting dashboard (its menu as its Synchronize Now button) is
+        # for group_account_basic, that only `account` does not give to admin.
+        self.env.ref("base.user_admin").group_ids = [
+            Command.link(self.env.ref("account.group_account_basic").id),
+        ]
+
+        institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
+        self.assertTrue(institution, "the Demo Bank directory is loaded at install")
+        self.link = self.env["account.online.link"].create({"institution_id": institution.id})
+        self.link.action_connect()
+        self.online_account = self.link.account_online_account_ids.filtered(
+            lambda account: account.name == "Current Account"
+        )
+        self.journal = self.online_account.journal_ids
+        self.assertEqual(self.journal.name, "Demo Bank Current Account")
+
+        # Take back what the bank sent lately, and every office rent.
+        lines = self._journal_lines()
+        self.synced_count = len(lines)
+        since = self.link._local_today() - dt.timedelta(days=RECENT_DAYS)
+        to_delete = lines.filtered(lambda line: line.online_transaction_identifier and (
+            line.date >= since or line.payment_ref.startswith(REIMPORTED_LABEL)
+        ))
+        self.assertTrue(
+            to_delete.filtered(lambda line: line.partner_name == REIMPORTED_PARTNER),
+            "the Demo Bank books an office rent every month",
+        )
+        self.deleted_identifiers = set(to_delete.mapped("online_transaction_identifier"))
+        first_deleted = min(to_delete.mapped("date"))
+        statements = to_delete.statement_id
+        to_delete.unlink()
+        statements.filtered(lambda statement: not statement.line_ids).unlink()
+        # As if the last synchronization had stopped the day before.
+        self.online_account.last_sync = first_deleted - dt.timedelta(days=1)
+
+        lines = self._journal_lines()
+        self.assertFalse(lines.filtered(lambda line: line.payment_ref.startswith(REIMPORTED_LABEL)))
+        self.count_before_sync = len(lines)
+
+    def _journal_lines(self):
+        return self.env["account.bank.statement.line"].search([("journal_id", "=", self.journal.id)])
+
+    def test_synchronize_now_from_dashboard(self):
+        self.start_tour(
+            "/odoo/action-account.open_account_journal_dashboard_kanban",
+            "account_online_synchronization_sync_now",
+            login="admin",
+        )
+
+        self.env.invalidate_all()
+        lines = self._journal_lines()
+        self.assertGreater(len(lines), self.count_before_sync, "Synchronize Now imported new lines")
+        # Everything taken back came back (the bank may have booked more since).
+        self.assertGreaterEqual(len(lines), self.synced_count)
+        identifiers = Counter(lines.mapped("online_transaction_identifier"))
+        self.assertLessEqual(self.deleted_identifiers, set(identifiers))
+        self.assertFalse(
+            [identifier for identifier, count in identifiers.items() if count > 1],
+            "no transaction is imported twice",
+        )
+        reimported = lines.filtered(lambda line: line.online_transaction_identifier in self.deleted_identifiers)
+        self.assertTrue(reimported.filtered(lambda line: line.payment_ref.startswith(REIMPORTED_LABEL)
+                                            and line.partner_name == REIMPORTED_PARTNER))
+        self.assertFalse(reimported.filtered(lambda line: not line.statement_id),
+                         "the imported lines are grouped in statements")
+        self.assertEqual(self.online_account.last_sync, self.link._local_today())
+        self.assertEqual(self.link.state, "connected")

@@ -1,0 +1,34 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+# Run inside `odoo-bin shell` (see bench/run.sh): time a first synchronization
+# of the Demo Bank (about 250 posted transactions over 90 days) and a second,
+# empty one, then roll everything back.
+import time
+import tracemalloc
+
+import odoo.sql_db
+
+institution = env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")], limit=1)  # noqa: F821
+runs = []
+for _ in range(3):
+    with env.cr.savepoint(flush=False) as savepoint:  # noqa: F821
+        tracemalloc.start()
+        queries = odoo.sql_db.sql_counter
+        start = time.perf_counter()
+        link = env["account.online.link"].create({"institution_id": institution.id})  # noqa: F821
+        link.action_connect()
+        env.flush_all()  # noqa: F821
+        first = time.perf_counter() - start
+        lines = env["account.bank.statement.line"].search_count([("journal_id", "in", link.journal_ids.ids)])  # noqa: F821
+        start = time.perf_counter()
+        link.action_fetch_transactions()
+        env.flush_all()  # noqa: F821
+        second = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        runs.append((first, lines, second, odoo.sql_db.sql_counter - queries, peak))
+        savepoint.rollback()
+    env.invalidate_all()  # noqa: F821
+
+for first, lines, second, queries, peak in runs:
+    print(f"first sync: {lines} lines in {first:.2f} s ({lines / first:.0f} lines/s), "
+          f"second sync (nothing new): {second:.2f} s, {queries} queries, peak Python memory {peak / 2**20:.1f} MiB")
