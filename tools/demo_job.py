@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 # The main job, run inside `odoo-bin shell` (where `env` is defined):
 # connect the Demo Bank once, synchronize, and print what is in the books.
+import datetime
 import sys
 
 Link = env["account.online.link"]  # noqa: F821 - provided by odoo-bin shell
@@ -19,11 +20,19 @@ else:
 env.cr.commit()  # noqa: F821
 
 print(f"\nConnection: {link.name}  state: {link.state}  client reference: {link.client_reference}")
+client = link.provider_id._get_client()
 pending_lines = 0
 for account in link.account_online_account_ids:
     journal = account.journal_ids
     lines = env["account.bank.statement.line"].search([("journal_id", "=", journal.id)])  # noqa: F821
-    pending_lines += len(lines.filtered(lambda l: (l.online_transaction_identifier or "").startswith("PDNG")))
+    # Ask the bank which of its transactions are still pending.
+    pending = {
+        t.identifier for t in client.get_transactions(
+            link._get_consent(), account.online_identifier, account.last_sync - datetime.timedelta(days=90),
+            account.last_sync,
+        ) if not t.is_posted
+    }
+    pending_lines += len(set(lines.mapped("online_transaction_identifier")) & pending)
     print(f"\nJournal {journal.name} ({journal.code}, {account.currency_id.name}): "
           f"{len(lines)} lines, bank balance {account.balance:.2f}, synchronized until {account.last_sync}")
     statements = env["account.bank.statement"].search([("journal_id", "=", journal.id)], order="first_line_index")  # noqa: F821
@@ -31,5 +40,5 @@ for account in link.account_online_account_ids:
         print(f"  {statement.name:<28} {len(statement.line_ids):>4} lines  "
               f"{statement.balance_start:>12.2f} -> {statement.balance_end_real:>12.2f}"
               f"  {'complete' if statement.is_complete else 'INCOMPLETE'}")
-print(f"\nPending transactions imported as lines: {pending_lines}")
+print(f"\nPending transactions at the bank imported as lines: {pending_lines} (expected: 0)")
 sys.stdout.flush()

@@ -9,7 +9,7 @@ import pytz
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, modules
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_datetime
 
 from .. import providers
@@ -134,7 +134,7 @@ class AccountOnlineLink(models.Model):
     def _check_auto_sync_allowed(self):
         for link in self:
             if link.auto_sync and link.institution_id and not link.institution_id.auto_sync_allowed:
-                raise UserError(_(
+                raise ValidationError(_(
                     "%(bank)s does not allow automatic synchronization. Please disable automatic "
                     "synchronization and use Synchronize Now.",
                     bank=link.institution_id.name,

@@ -108,3 +108,17 @@ class TestSyncErrors(OnlineSyncCommon):
         action = link.action_fetch_accounts()
         self.assertEqual(action["params"]["message"], "0 new bank account(s) found.")
         self.assertEqual(len(link.account_online_account_ids), 2)
+
+    def test_add_a_bank_account_wizard_and_cron(self):
+        wizard = self.env["account.online.connect.wizard"].create({
+            "institution_id": self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")]).id,
+        })
+        self.assertEqual(wizard.provider_id, self.env.ref("account_online_synchronization.provider_demo"))
+        action = wizard.action_connect()
+        link = self.env["account.online.link"].browse(action["res_id"])
+        self.assertEqual(link.state, "connected")
+        self.assertEqual(len(link.journal_ids), 2)
+        self.assertTrue(all(self._lines(journal) for journal in link.journal_ids))
+        cron = self.env.ref("account_online_synchronization.online_sync_cron")
+        self.assertEqual((cron.interval_number, cron.interval_type), (12, "hours"))
+        self.assertEqual(link.next_refresh, cron.nextcall)
