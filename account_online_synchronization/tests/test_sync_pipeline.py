@@ -199,23 +199,30 @@ class TestSyncPipeline(OnlineSyncCommon):
         link = self._connect()
         journal = self._journal(link)
         lines = self._lines(journal)
+        november = lines.statement_id.filtered(lambda s: s.name == f"{journal.code} November 2026")
         self.assertEqual(len(lines.statement_id), 4)
         journal.bank_statement_creation_groupby = "week"
         with freeze_time("2026-12-09 10:00:00"):
-            new = journal.manual_sync()
-            new_lines = self._lines(journal) - lines
-            self.assertTrue(new_lines)
-            weeks = {d.isocalendar()[:2] for d in new_lines.mapped("date")}
-            # November's lines join November's statement; December's are weekly.
-            december = new_lines.filtered(lambda l: l.date.month == 12)
-            self.assertEqual(len(december.statement_id), len({d.isocalendar()[:2] for d in december.mapped("date")}))
-            self.assertTrue(weeks)
-            self.assertTrue(new["params"]["message"].endswith("transaction(s) imported."))
-            statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
-            for statement in statements:
-                self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
-            last = statements.sorted("first_line_index")[-1]
-            self.assertAlmostEqual(last.balance_end_real, journal.account_online_account_id.balance, places=2)
+            action = journal.manual_sync()
+        self.assertTrue(action["params"]["message"].endswith("transaction(s) imported."))
+        new_lines = self._lines(journal) - lines
+        # Lines of the week the monthly November statement ends in join it;
+        # the following ones are grouped by week.
+        last_week = dt.date(2026, 11, 25).isocalendar()[:2]
+        joined = new_lines.filtered(lambda l: l.date.isocalendar()[:2] == last_week)
+        self.assertTrue(joined)
+        self.assertEqual(joined.statement_id, november)
+        weekly = new_lines - joined
+        self.assertTrue(weekly.filtered(lambda l: l.date.month == 12))
+        for statement in weekly.statement_id:
+            self.assertEqual(len({d.isocalendar()[:2] for d in statement.line_ids.mapped("date")}), 1)
+            self.assertRegex(statement.name, rf"^{journal.code} 2026, week \d+$")
+        self.assertEqual(len(weekly.statement_id), len({d.isocalendar()[:2] for d in weekly.mapped("date")}))
+        statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
+        for statement in statements:
+            self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+        last = statements.sorted("first_line_index")[-1]
+        self.assertAlmostEqual(last.balance_end_real, journal.account_online_account_id.balance, places=2)
 
     def test_late_transaction_joins_its_month_and_later_statements_follow(self):
         link = self._connect()
