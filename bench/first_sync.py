@@ -35,4 +35,4 @@ for run in range(3):
 for first, lines, second, queries, peak in runs:
     memory = f", peak Python memory {peak / 2**20:.1f} MiB (traced, slower)" if peak else ""
     print(f"first sync: {lines} lines in {first:.2f} s ({lines / first:.0f} lines/s), "
-          f"second sync (nothing new): {second:.2f} s, {queries} queries{memory}")
+          f"second sync (nothing new): {second:.2f} s, {queries} queries for both{memory}")
