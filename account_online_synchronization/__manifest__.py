@@ -3,7 +3,7 @@
     "name": "Online Bank Synchronization",
     "summary": "Import bank transactions automatically from your bank, "
     "grouped in statements, without duplicates or gaps",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "account_online_synchronization contributors",
@@ -30,6 +30,7 @@
         ],
     },
     "post_init_hook": "_post_init_load_institutions",
+    "uninstall_hook": "_uninstall_take_back_basic_accounting",
     "installable": True,
     "auto_install": True,
 }

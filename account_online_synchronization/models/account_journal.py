@@ -8,10 +8,13 @@ from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_date
 
+ONLINE_SYNC_READERS = "account.group_account_readonly,account.group_account_basic"
+
 
 class AccountJournal(models.Model):
     _inherit = "account.journal"
 
+    # Billing users read journals but nothing of the bank connections.
     account_online_account_id = fields.Many2one(
         "account.online.account",
         string="Online Bank Account",
@@ -19,14 +22,27 @@ class AccountJournal(models.Model):
         index="btree_not_null",
         ondelete="set null",
         check_company=True,
+        groups=ONLINE_SYNC_READERS,
     )
     account_online_link_id = fields.Many2one(
         related="account_online_account_id.account_online_link_id",
         string="Bank Connection",
         store=True,
         index="btree_not_null",
+        groups=ONLINE_SYNC_READERS,
     )
-    account_online_link_state = fields.Selection(related="account_online_link_id.state", string="Connection State")
+    account_online_link_state = fields.Selection(
+        related="account_online_link_id.state", string="Connection State", groups=ONLINE_SYNC_READERS,
+    )
+    account_online_balance_difference = fields.Monetary(
+        related="account_online_account_id.balance_difference",
+        string="Difference with the Bank",
+        currency_field="account_online_currency_id",
+        groups=ONLINE_SYNC_READERS,
+    )
+    account_online_currency_id = fields.Many2one(
+        related="account_online_account_id.currency_id", groups=ONLINE_SYNC_READERS,
+    )
     bank_statement_creation_groupby = fields.Selection(
         [
             ("none", "Every Synchronization"),
@@ -115,9 +131,22 @@ class AccountJournal(models.Model):
         Statement = self.env["account.bank.statement"]
         touched = Statement
         if self.bank_statement_creation_groupby == "none":
-            name = f"{self.code} {format_date(self.env, fields.Date.context_today(self))}"
-            touched = Statement.create({"name": name, "journal_id": self.id,
-                                        "line_ids": [fields.Command.set(lines.ids)]})
+            # One statement for what this synchronization brings after the
+            # last statement; older lines join the statement of their dates,
+            # so that statements never overlap.
+            statements = Statement.search([("journal_id", "=", self.id)], order="date, id")
+            new_lines = self.env["account.bank.statement.line"]
+            for line in lines:
+                statement = next((s for s in statements if s.date and s.date >= line.date), None)
+                if statement:
+                    line.statement_id = statement
+                    touched |= statement
+                else:
+                    new_lines |= line
+            if new_lines:
+                name = f"{self.code} {format_date(self.env, max(new_lines.mapped('date')))}"
+                touched |= Statement.create({"name": name, "journal_id": self.id,
+                                             "line_ids": [fields.Command.set(new_lines.ids)]})
         else:
             by_period = defaultdict(lambda: self.env["account.bank.statement.line"])
             for line in lines:

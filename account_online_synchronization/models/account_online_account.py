@@ -1,11 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_bank import sanitize_account_number
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tools.misc import format_date, formatLang
 
 from .. import providers
 
@@ -14,6 +18,14 @@ from .. import providers
 # skipped by identifier).
 OVERLAP_DAYS = 7
 DEFAULT_HISTORY_DAYS = 90
+# A transaction sent again under its identifier with the same amount is the
+# same one if its date moved by at most this much (time zone, booking date
+# corrected); further apart, the bank reused the identifier.
+SAME_TRANSACTION_MAX_DAYS = 3
+# Written by the synchronization only (with sudo), never by a user.
+SYSTEM_FIELDS = frozenset({
+    "online_identifier", "account_online_link_id", "balance", "last_sync", "balance_difference",
+})
 
 
 class AccountOnlineAccount(models.Model):
@@ -32,6 +44,11 @@ class AccountOnlineAccount(models.Model):
     account_number = fields.Char()
     currency_id = fields.Many2one("res.currency", required=True)
     balance = fields.Monetary(readonly=True, help="Booked balance at the bank, at the last synchronization.")
+    balance_difference = fields.Monetary(
+        readonly=True,
+        help="The journal's balance minus the bank's, at the last synchronization: "
+        "anything but zero means transactions are missing or counted twice.",
+    )
     last_sync = fields.Date(
         string="Synchronized Until",
         readonly=True,
@@ -39,11 +56,21 @@ class AccountOnlineAccount(models.Model):
     )
     journal_ids = fields.One2many("account.journal", "account_online_account_id", string="Journal")
 
+    _online_identifier_uniq = models.UniqueIndex(
+        "(account_online_link_id, online_identifier)",
+        "A connection lists each bank account once.",
+    )
+
     @api.constrains("journal_ids")
     def _check_single_journal(self):
         for account in self:
             if len(account.journal_ids) > 1:
                 raise ValidationError(_("A bank account can only be synchronized into one journal."))
+
+    def write(self, vals):
+        if not self.env.su and SYSTEM_FIELDS.intersection(vals):
+            raise AccessError(_("Only the synchronization itself changes what the bank says of an account."))
+        return super().write(vals)
 
     # ------------------------------------------------------------------
     # Setup
@@ -51,37 +78,67 @@ class AccountOnlineAccount(models.Model):
 
     @api.model
     def _get_currency(self, code):
+        if not (isinstance(code, str) and code):
+            raise providers.InvalidData(_("The bank sent no currency."))
         currency = self.env["res.currency"].with_context(active_test=False).search(
-            [("name", "=", (code or "").upper())], limit=1,
+            [("name", "=", code.upper())], limit=1,
         )
         if not currency:
             raise providers.InvalidData(_("The bank sent an unknown currency: %s", code))
-        if not currency.active:
-            currency.sudo().active = True
         return currency
 
     def _link_journal(self):
-        """Synchronize into the unlinked bank journal with the same account
-        number and currency, else into a new bank journal."""
+        """Synchronize into the journal this bank account already feeds through
+        another connection of the company (the same bank connected again), else
+        into the unlinked bank journal with the same account number and
+        currency, else into a new bank journal."""
         self.ensure_one()
-        company = self.company_id
-        journals = self.env["account.journal"].search([
-            *self.env["account.journal"]._check_company_domain(company),
-            ("type", "=", "bank"),
-            ("account_online_account_id", "=", False),
-        ])
-        number = sanitize_account_number(self.account_number or "")
-        journal = journals.filtered(
-            lambda j: number
-            and j.bank_account_id.sanitized_acc_number == number
-            and (j.currency_id or j.company_id.currency_id) == self.currency_id
-        )[:1]
+        link = self.account_online_link_id
+        journal = self._find_journal_of_same_account()
+        if journal:
+            previous = journal.account_online_account_id
+            # Continue where the other connection stopped: nothing twice, no gap.
+            self.sudo().write({"last_sync": previous.last_sync, "balance": previous.balance})
+            previous.account_online_link_id._post(
+                _("%(account)s is now synchronized by the connection %(link)s.",
+                  account=previous.name, link=link.display_name),
+                journals=journal,
+            )
+        else:
+            journal = self._find_unlinked_journal()
         if not journal:
-            journal = self.env["account.journal"].create(self._prepare_journal_vals())
+            journal = self._create_journal()
         journal.write({"account_online_account_id": self.id, "bank_statements_source": "online_sync"})
         return journal
 
-    def _prepare_journal_vals(self):
+    def _journal_matches(self, journal):
+        number = sanitize_account_number(self.account_number or "")
+        return (number and journal.bank_account_id.sanitized_acc_number == number
+                and (journal.currency_id or journal.company_id.currency_id) == self.currency_id)
+
+    def _find_journal_of_same_account(self):
+        link = self.account_online_link_id
+        others = self.sudo().search([
+            ("company_id", "=", self.company_id.id),
+            ("account_online_link_id", "!=", link.id),
+            ("journal_ids", "!=", False),
+        ])
+        same = others.filtered(
+            lambda other: (other.account_online_link_id.institution_id == link.institution_id
+                           and other.online_identifier == self.online_identifier)
+            or self._journal_matches(other.journal_ids)
+        )
+        return same[:1].journal_ids.sudo(False)
+
+    def _find_unlinked_journal(self):
+        journals = self.env["account.journal"].search([
+            *self.env["account.journal"]._check_company_domain(self.company_id),
+            ("type", "=", "bank"),
+            ("account_online_account_id", "=", False),
+        ])
+        return journals.filtered(self._journal_matches)[:1]
+
+    def _create_journal(self):
         company = self.company_id
         name = f"{self.account_online_link_id.name} {self.name}"
         taken = set(self.env["account.journal"].search(
@@ -92,29 +149,40 @@ class AccountOnlineAccount(models.Model):
         while unique_name in taken:
             unique_name = f"{name} ({suffix})"
             suffix += 1
-        return {
+        bank_account = False
+        if self.account_number:
+            # The company's own bank account: contacts rights are not the accountant's business.
+            Bank = self.env["res.partner.bank"].sudo()
+            bank_account = Bank.search([
+                ("sanitized_acc_number", "=", sanitize_account_number(self.account_number)),
+                ("partner_id", "=", company.partner_id.id),
+            ], limit=1) or Bank.create({"acc_number": self.account_number, "partner_id": company.partner_id.id})
+        return self.env["account.journal"].create({
             "name": unique_name,
             "type": "bank",
             "company_id": company.id,
             "currency_id": self.currency_id.id if self.currency_id != company.currency_id else False,
-            "bank_acc_number": self.account_number or False,
-        }
+            "bank_account_id": bank_account and bank_account.id,
+        })
 
     # ------------------------------------------------------------------
     # Import
     # ------------------------------------------------------------------
 
     def _get_fetch_date_from(self, journal, today):
+        """The first day to ask the bank for, whatever it still has."""
         if self.last_sync:
-            return self.last_sync - dt.timedelta(days=OVERLAP_DAYS)
-        history = self.account_online_link_id.institution_id.history_days or DEFAULT_HISTORY_DAYS
-        start = today - dt.timedelta(days=history)
-        last_line = self.env["account.bank.statement.line"].sudo().search(
-            [("journal_id", "=", journal.id)], order="date desc", limit=1,
-        )
-        if last_line:
-            # Lines already there (file imports): continue after them.
-            start = max(start, last_line.date + dt.timedelta(days=1))
+            start = self.last_sync - dt.timedelta(days=OVERLAP_DAYS)
+        else:
+            history = self.account_online_link_id.institution_id.history_days or DEFAULT_HISTORY_DAYS
+            start = today - dt.timedelta(days=history)
+            last_line = self.env["account.bank.statement.line"].sudo().search(
+                [("journal_id", "=", journal.id)], order="date desc", limit=1,
+            )
+            if last_line:
+                # Lines already there (an earlier connection, a file import):
+                # go on from them, overlapping as every sync does.
+                start = max(start, last_line.date - dt.timedelta(days=OVERLAP_DAYS))
         lock_date = max(filter(None, (journal.company_id.fiscalyear_lock_date,
                                       journal.company_id.hard_lock_date)), default=None)
         if lock_date:
@@ -129,49 +197,84 @@ class AccountOnlineAccount(models.Model):
         link = self.account_online_link_id
         today = link._local_today()
         date_from = self._get_fetch_date_from(journal, today)
+        self._warn_if_out_of_history(journal, date_from, today)
         balance = client.get_balance(consent, self.online_identifier)
-        if balance.currency.upper() != self.currency_id.name:
-            raise providers.InvalidData(_(
-                "The bank gave the balance of %(account)s in %(currency)s instead of %(expected)s.",
-                account=self.name, currency=balance.currency, expected=self.currency_id.name,
-            ))
-        transactions = client.get_transactions(consent, self.online_identifier, date_from, today)
-        vals_list = self._prepare_statement_line_vals(transactions, journal)
+        self._check_balance_data(balance)
+        # A bank ahead of our timezone already books tomorrow's date.
+        date_to = today + dt.timedelta(days=1)
+        transactions = client.get_transactions(consent, self.online_identifier, date_from, date_to)
+        if not isinstance(transactions, list | tuple):
+            raise providers.InvalidData(_("The bank sent no list of transactions for %s.", self.name))
+        vals_list = self._prepare_statement_line_vals(transactions, journal, date_from, date_to)
         if not self.last_sync:
             opening = self._prepare_opening_balance_vals(journal, balance, vals_list, date_from)
             if opening:
                 vals_list.insert(0, opening)
         lines = self.env["account.bank.statement.line"].create(vals_list)
         journal._online_sync_group_in_statements(lines)
-        self.write({"balance": float(balance.amount), "last_sync": today})
+        self.sudo().write({"balance": float(balance.amount), "last_sync": today})
         return lines
 
-    def _prepare_statement_line_vals(self, transactions, journal):
+    def _warn_if_out_of_history(self, journal, date_from, today):
+        """Say so when the days to fetch are older than what the bank keeps:
+        those transactions can only come from a statement file now."""
+        history = self.account_online_link_id.institution_id.history_days or DEFAULT_HISTORY_DAYS
+        oldest = today - dt.timedelta(days=history)
+        first_missing = self.last_sync and self.last_sync + dt.timedelta(days=1)
+        if not first_missing or first_missing >= oldest:
+            return
+        self.account_online_link_id._post(
+            _("%(bank)s keeps %(days)s days of history: the transactions of %(account)s from %(start)s "
+              "to %(end)s cannot be fetched any more. Import them from a bank statement file.",
+              bank=self.account_online_link_id.name, days=history, account=self.name,
+              start=format_date(self.env, first_missing),
+              end=format_date(self.env, oldest - dt.timedelta(days=1))),
+            journals=journal,
+            subject=_("Transactions out of reach"),
+        )
+
+    def _check_balance_data(self, balance):
+        if not isinstance(balance, providers.Balance) or not self._is_amount(balance.amount):
+            raise providers.InvalidData(_("The bank sent no valid balance for %s.", self.name),
+                                        detail=repr(getattr(balance, "amount", balance)))
+        if not isinstance(balance.currency, str) or balance.currency.upper() != self.currency_id.name:
+            raise providers.InvalidData(_(
+                "The bank gave the balance of %(account)s in %(currency)s instead of %(expected)s.",
+                account=self.name, currency=balance.currency, expected=self.currency_id.name,
+            ))
+
+    @staticmethod
+    def _is_amount(value):
+        # Floats are refused: a bank amount is exact, a binary float is not.
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, Decimal) and value.is_finite()
+        )
+
+    def _prepare_statement_line_vals(self, transactions, journal, date_from, date_to):
         """Statement line values of the posted transactions not imported yet,
         in booking order. Pending ones never become lines: they come back
         posted, under their own identifier."""
         link = self.account_online_link_id
         currency = journal.currency_id or journal.company_id.currency_id
-        posted = [t for t in transactions if t.is_posted]
+        posted = [t for t in transactions if getattr(t, "is_posted", False)]
         for transaction in posted:
             self._check_transaction(transaction, currency)
-        dated = [(self._transaction_date(t, link), t) for t in posted]
+        # Whatever the bank sends outside the window asked for is not ours to import now.
+        dated = [(self._transaction_date(t, link), t) for t in posted if date_from <= t.booking_date <= date_to]
         dated.sort(key=lambda pair: pair[0])
         identified = self._with_identifiers(dated)
-        already = set(self.env["account.bank.statement.line"].sudo().search([
-            ("journal_id", "=", journal.id),
-            ("online_transaction_identifier", "in", [ident for ident, _date, _t in identified]),
-        ]).mapped("online_transaction_identifier"))
+        known = self._known_transactions(journal, identified, date_from)
         vals_list = []
         for identifier, date, transaction in identified:
-            if identifier in already:
+            amount = float(transaction.amount)
+            identifier = known.place(identifier, date, amount)
+            if identifier is None:
                 continue
-            already.add(identifier)  # repeats inside one batch
             vals = {
                 "journal_id": journal.id,
                 "date": date,
                 "payment_ref": transaction.label or transaction.partner_name or "/",
-                "amount": currency.round(float(transaction.amount)),
+                "amount": amount,
                 "partner_name": transaction.partner_name or False,
                 "account_number": transaction.partner_account_number or False,
                 "online_transaction_identifier": identifier,
@@ -180,30 +283,53 @@ class AccountOnlineAccount(models.Model):
             }
             if transaction.foreign_currency and transaction.foreign_currency.upper() != currency.name:
                 foreign = self._get_currency(transaction.foreign_currency)
-                vals["foreign_currency_id"] = foreign.id
-                vals["amount_currency"] = foreign.round(float(transaction.foreign_amount))
+                if foreign.active:
+                    vals["foreign_currency_id"] = foreign.id
+                    vals["amount_currency"] = float(transaction.foreign_amount)
+                else:
+                    # Turning a currency on is the administrator's choice, not the bank's.
+                    vals["payment_ref"] += f" ({foreign.name} {transaction.foreign_amount})"
             vals_list.append(vals)
+        if known.reused:
+            link._post(
+                Markup("<p>%s</p><ul>%s</ul>") % (
+                    _("The bank used one identifier for different transactions of %(account)s: "
+                      "each is imported. Check them against the bank statement.", account=self.name),
+                    Markup().join(Markup("<li>%s</li>") % line for line in known.reused),
+                ),
+                journals=journal,
+            )
         return vals_list
 
     def _check_transaction(self, transaction, currency):
+        ref = getattr(transaction, "identifier", None) or "?"
+        if not self._is_amount(transaction.amount):
+            raise providers.InvalidData(_("Transaction %s has no valid amount.", ref),
+                                        detail=repr(transaction.amount))
+        if not (isinstance(transaction.currency, str) and transaction.currency):
+            raise providers.InvalidData(_("Transaction %s has no currency.", ref))
         if transaction.currency.upper() != currency.name:
             raise providers.InvalidData(_(
                 "Transaction %(ref)s of %(account)s is in %(currency)s, the account in %(expected)s.",
-                ref=transaction.identifier, account=self.name,
-                currency=transaction.currency, expected=currency.name,
+                ref=ref, account=self.name, currency=transaction.currency, expected=currency.name,
             ))
-        if not transaction.amount.is_finite():
-            raise providers.InvalidData(_("Transaction %s has no valid amount.", transaction.identifier))
-        if transaction.foreign_currency and transaction.foreign_amount is None:
-            raise providers.InvalidData(_("Transaction %s has a foreign currency but no foreign amount.",
-                                          transaction.identifier))
+        if Decimal(transaction.amount) != round(Decimal(transaction.amount), currency.decimal_places):
+            raise providers.InvalidData(_(
+                "Transaction %(ref)s has an amount of %(amount)s, more decimals than %(currency)s has.",
+                ref=ref, amount=transaction.amount, currency=currency.name,
+            ))
+        if not isinstance(transaction.booking_date, dt.date):
+            raise providers.InvalidData(_("Transaction %s has no date.", ref))
+        if transaction.booked_at is not None and (
+            not isinstance(transaction.booked_at, dt.datetime) or transaction.booked_at.tzinfo is None
+        ):
+            raise providers.InvalidData(_("Transaction %s has a time without timezone.", ref))
+        if transaction.foreign_currency and not self._is_amount(transaction.foreign_amount):
+            raise providers.InvalidData(_("Transaction %s has a foreign currency but no foreign amount.", ref))
 
     @staticmethod
     def _transaction_date(transaction, link):
         if transaction.booked_at is not None:
-            if transaction.booked_at.tzinfo is None:
-                raise providers.InvalidData(_("Transaction %s has a time without timezone.",
-                                              transaction.identifier))
             return link._to_local(transaction.booked_at).date()
         return transaction.booking_date
 
@@ -227,6 +353,31 @@ class AccountOnlineAccount(models.Model):
             result.append((identifier, date, transaction))
         return result
 
+    def _known_transactions(self, journal, identified, date_from):
+        StatementLine = self.env["account.bank.statement.line"].sudo()
+        identifiers = {ident for ident, _date, _t in identified}
+        candidates = identifiers | {
+            _KnownTransactions.qualified(ident, date, float(t.amount)) for ident, date, t in identified
+        }
+        by_identifier = {
+            line.online_transaction_identifier: (line.date, line.amount)
+            for line in StatementLine.search([
+                ("journal_id", "=", journal.id), ("online_transaction_identifier", "in", list(candidates)),
+            ])
+        }
+        unidentified = Counter()
+        if not self.last_sync:
+            # First sync into a journal with lines of its own (a file import, an
+            # earlier installation): those lines have no identifier, the same
+            # date and amount stand for them.
+            for line in StatementLine.search([
+                ("journal_id", "=", journal.id), ("date", ">=", date_from - dt.timedelta(days=1)),
+                ("online_transaction_identifier", "=", False),
+            ]):
+                unidentified[(line.date, line.amount)] += 1
+        currency = journal.currency_id or journal.company_id.currency_id
+        return _KnownTransactions(by_identifier, unidentified, currency)
+
     def _prepare_opening_balance_vals(self, journal, balance, vals_list, date_from):
         """On the first sync of a journal that had no line yet, a line that
         makes the journal's balance the bank's."""
@@ -246,3 +397,88 @@ class AccountOnlineAccount(models.Model):
             "amount": opening,
             "online_account_id": self.id,
         }
+
+    # ------------------------------------------------------------------
+    # Balance check
+    # ------------------------------------------------------------------
+
+    def _journal_balance(self):
+        self.ensure_one()
+        self.env.flush_all()
+        rows = self.env["account.bank.statement.line"].sudo()._read_group(
+            [("journal_id", "=", self.journal_ids.id)], aggregates=["amount:sum"],
+        )
+        return rows[0][0] if rows else 0.0
+
+    def _check_balance(self):
+        """After a synchronization, the journal must say what the bank says.
+        When it does not, tell it on the connection and the journal, once per
+        new difference."""
+        self.ensure_one()
+        journal = self.journal_ids
+        currency = journal.currency_id or journal.company_id.currency_id
+        journal_balance = self._journal_balance()
+        difference = currency.round(journal_balance - self.balance)
+        if currency.compare_amounts(difference, self.balance_difference) == 0:
+            return
+        self.sudo().balance_difference = difference
+        link = self.account_online_link_id
+        if currency.is_zero(difference):
+            link._post(_("The balance of %(journal)s matches the bank's again: %(balance)s.",
+                         journal=journal.name, balance=formatLang(self.env, self.balance, currency_obj=currency)),
+                       journals=journal)
+            return
+        link._post(
+            _("The balance of %(journal)s is %(journal_balance)s, the bank's is %(bank_balance)s: "
+              "a difference of %(difference)s. Transactions are missing or counted twice: compare the "
+              "journal's lines with the bank statement.",
+              journal=journal.name,
+              journal_balance=formatLang(self.env, journal_balance, currency_obj=currency),
+              bank_balance=formatLang(self.env, self.balance, currency_obj=currency),
+              difference=formatLang(self.env, difference, currency_obj=currency)),
+            journals=journal,
+            subject=_("Balance differs from the bank"),
+        )
+
+
+class _KnownTransactions:
+    """Which transactions of a fetch the journal already has, and under
+    which identifier a new one is imported."""
+
+    def __init__(self, by_identifier, unidentified, currency):
+        self.by_identifier = dict(by_identifier)  # identifier -> (date, amount)
+        self.unidentified = unidentified  # (date, amount) -> count of lines without identifier
+        self.currency = currency
+        self.reused = []
+
+    @staticmethod
+    def qualified(identifier, date, amount):
+        return f"{identifier}#{date:%Y%m%d}:{amount:.6f}"
+
+    def _same(self, known, date, amount):
+        known_date, known_amount = known
+        return (self.currency.compare_amounts(known_amount, amount) == 0
+                and abs((known_date - date).days) <= SAME_TRANSACTION_MAX_DAYS)
+
+    def place(self, identifier, date, amount):
+        """The identifier to import the transaction under, or None when the
+        journal has it already."""
+        if self.unidentified[(date, amount)] and identifier not in self.by_identifier:
+            self.unidentified[(date, amount)] -= 1
+            return None
+        known = self.by_identifier.get(identifier)
+        if known is None:
+            self.by_identifier[identifier] = (date, amount)
+            return identifier
+        if self._same(known, date, amount):
+            return None
+        qualified = self.qualified(identifier, date, amount)
+        if qualified in self.by_identifier:
+            return None
+        self.by_identifier[qualified] = (date, amount)
+        self.reused.append(_KnownTransactions._describe(identifier, known, date, amount))
+        return qualified
+
+    @staticmethod
+    def _describe(identifier, known, date, amount):
+        return f"{identifier}: {known[0]} {known[1]:.2f} / {date} {amount:.2f}"

@@ -6,10 +6,12 @@ import uuid
 
 import psycopg2.errors
 import pytz
+from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, modules
-from odoo.exceptions import UserError, ValidationError
+from odoo.addons.base.models.res_partner import _tz_get
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_datetime
 
 from .. import providers
@@ -18,10 +20,21 @@ from ..providers import base as provider_base
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "account_online_synchronization.online_sync_cron"
+# First key of the PostgreSQL advisory lock that serializes the work on one
+# connection (the second key is the connection's id).
+SYNC_LOCK_KEY = 0x41_4F_53  # "AOS"
+# Written by the synchronization only (with sudo), never by a user.
+SYSTEM_FIELDS = frozenset({
+    "state", "last_refresh", "rate_limit_reset", "expiring_synchronization_date",
+    "client_reference", "last_error_reference", "provider_data",
+})
+# Errors of concurrent transactions: the run is retried, the connection is not broken.
+CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable,
+                      psycopg2.errors.DeadlockDetected)
 
 
-def _tz_get(self):
-    return self.env["res.partner"]._fields["tz"].selection(self)
+class SyncInProgress(UserError):
+    """Another transaction works on the connection right now."""
 
 
 class AccountOnlineLink(models.Model):
@@ -95,7 +108,7 @@ class AccountOnlineLink(models.Model):
     _client_reference_uniq = models.UniqueIndex("(client_reference)")
 
     # ------------------------------------------------------------------
-    # Computes
+    # Computes and constraints
     # ------------------------------------------------------------------
 
     @api.depends("institution_id")
@@ -123,12 +136,20 @@ class AccountOnlineLink(models.Model):
     @api.depends("auto_sync", "state", "rate_limit_reset")
     def _compute_next_refresh(self):
         cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
-        nextcall = cron.sudo().nextcall if cron and cron.sudo().active else False
+        cron = cron.sudo() if cron else cron
         now = fields.Datetime.now()
         for link in self:
-            planned = nextcall if link.auto_sync and link.state != "disconnected" else False
-            reset = link.rate_limit_reset if link.rate_limit_reset and link.rate_limit_reset > now else False
-            link.next_refresh = max(filter(None, (planned, reset)), default=False)
+            if not (cron and cron.active and link.auto_sync and link.state != "disconnected"):
+                link.next_refresh = False
+                continue
+            # The first run of the scheduled action at which the bank accepts a refresh.
+            planned = max(cron.nextcall, now)
+            reset = link.rate_limit_reset
+            if reset and reset > planned:
+                step = relativedelta(**{cron.interval_type: cron.interval_number})
+                while planned < reset:
+                    planned += step
+            link.next_refresh = planned
 
     @api.constrains("auto_sync", "institution_id")
     def _check_auto_sync_allowed(self):
@@ -140,28 +161,59 @@ class AccountOnlineLink(models.Model):
                     bank=link.institution_id.name,
                 ))
 
+    def write(self, vals):
+        if not self.env.su:
+            self.check_access("write")
+            forbidden = SYSTEM_FIELDS.intersection(vals)
+            if forbidden:
+                raise AccessError(_(
+                    "Only the synchronization itself changes %(fields)s of a bank connection.",
+                    fields=", ".join(sorted(self._fields[name].string for name in forbidden)),
+                ))
+            if "company_id" in vals and self.account_online_account_ids:
+                raise UserError(_(
+                    "The company of a connection with bank accounts cannot change: its journals "
+                    "belong to it. Connect the bank again from the other company."
+                ))
+        return super().write(vals)
+
     # ------------------------------------------------------------------
     # Buttons
     # ------------------------------------------------------------------
+
+    def _check_can_configure(self):
+        """Connecting and reconfiguring are for accounting administrators."""
+        self.check_access("write")
+
+    def _check_can_synchronize(self):
+        """Bookkeepers synchronize: they read the connection, the
+        synchronization writes its own fields."""
+        self.check_access("read")
+        if not self.env.user.has_group("account.group_account_basic"):
+            raise AccessError(_("You are not allowed to synchronize bank connections."))
 
     def action_connect(self):
         """Start the connection to the bank. Returns the next step as an
         action: a page of the bank, or, when the consent is granted at once
         (Demo Bank), the connection with its accounts fetched and synced."""
         self.ensure_one()
+        self._check_can_configure()
         return self._start_consent_flow()
 
     def action_reconnect(self):
         self.ensure_one()
+        self._check_can_configure()
         return self._start_consent_flow()
 
     def action_update_credentials(self):
         self.ensure_one()
+        self._check_can_configure()
         return self._start_consent_flow()
 
     def action_fetch_accounts(self):
         self.ensure_one()
-        new_accounts = self._fetch_accounts()
+        self._check_can_configure()
+        new_accounts = self._run_guarded(self._fetch_accounts, automatic=False)
         return self._notify(
             _("%(count)s new bank account(s) found.", count=len(new_accounts)),
             "success" if new_accounts else "info",
@@ -169,13 +221,10 @@ class AccountOnlineLink(models.Model):
 
     def action_fetch_transactions(self):
         self.ensure_one()
+        self._check_can_synchronize()
         lines = self._fetch_transactions()
         if lines is None:  # refused without error (rate limit): already explained
-            return self._notify(
-                _("%(bank)s does not accept a new refresh yet. Next refresh possible from %(when)s.",
-                  bank=self.name, when=format_datetime(self.env, self.rate_limit_reset, tz=self.timezone)),
-                "warning",
-            )
+            return self._notify(self._rate_limit_message(), "warning")
         return self._notify(
             _("%(count)s transaction(s) imported.", count=len(lines.filtered("online_transaction_identifier"))),
             "success",
@@ -218,16 +267,16 @@ class AccountOnlineLink(models.Model):
         )
 
     def _save_consent(self, consent):
-        self.sudo().provider_data = {
-            "consent": {
-                "identifier": consent.identifier,
-                "valid_until": consent.valid_until.isoformat() if consent.valid_until else None,
-                "data": consent.data,
-            }
-        }
-        self.expiring_synchronization_date = (
-            consent.valid_until and self._to_local(consent.valid_until).date()
-        )
+        self.sudo().write({
+            "provider_data": {
+                "consent": {
+                    "identifier": consent.identifier,
+                    "valid_until": consent.valid_until.isoformat() if consent.valid_until else None,
+                    "data": consent.data,
+                },
+            },
+            "expiring_synchronization_date": consent.valid_until and self._to_local(consent.valid_until).date(),
+        })
 
     def _get_redirect_url(self):
         return self.get_base_url() + "/account_online_synchronization/callback"
@@ -241,7 +290,7 @@ class AccountOnlineLink(models.Model):
                 self.institution_id.identifier, self._get_redirect_url(), self.client_reference,
             )
         except providers.ProviderError as error:
-            return self._handle_provider_error(error, automatic=False)
+            return self._handle_error(error, automatic=False)
         if step.redirect_url:
             return {"type": "ir.actions.act_url", "url": step.redirect_url, "target": "self"}
         return self._finish_consent_flow(step.consent)
@@ -250,9 +299,9 @@ class AccountOnlineLink(models.Model):
         """The bank granted ``consent``: fetch the accounts, link them to
         journals and run the first synchronization."""
         self._save_consent(consent)
-        self.write({"state": "connected", "last_error_reference": False})
-        self.message_post(body=_("Connected to %(bank)s.", bank=self.institution_id.name))
-        self._fetch_accounts()
+        self.sudo().write({"state": "connected", "last_error_reference": False})
+        self._post(_("Connected to %(bank)s.", bank=self.institution_id.name))
+        self._run_guarded(self._fetch_accounts, automatic=False)
         self._fetch_transactions()
         return {
             "type": "ir.actions.act_window",
@@ -263,7 +312,7 @@ class AccountOnlineLink(models.Model):
         }
 
     # ------------------------------------------------------------------
-    # Synchronization
+    # Accounts
     # ------------------------------------------------------------------
 
     def _to_local(self, moment):
@@ -279,15 +328,14 @@ class AccountOnlineLink(models.Model):
         """Create or update the online accounts; link new ones to a journal.
         Returns the accounts that were not known before."""
         self.ensure_one()
+        self._lock_for_sync()
         client = self.provider_id._get_client()
-        consent = self._get_consent()
-        try:
-            bank_accounts = client.list_accounts(consent)
-        except providers.ProviderError as error:
-            return self._handle_provider_error(error, automatic=False)
-        Account = self.env["account.online.account"]
+        bank_accounts = client.list_accounts(self._get_consent())
+        Account = self.env["account.online.account"].sudo()
         new_accounts = Account
         for bank_account in bank_accounts:
+            if not (isinstance(bank_account.identifier, str) and bank_account.identifier):
+                raise providers.InvalidData(_("The bank sent an account without identifier."))
             account = self.account_online_account_ids.filtered(
                 lambda a, b=bank_account: a.online_identifier == b.identifier
             )[:1]
@@ -300,87 +348,132 @@ class AccountOnlineLink(models.Model):
                 "name": bank_account.name,
                 "online_identifier": bank_account.identifier,
                 "account_number": bank_account.account_number,
-                "currency_id": Account._get_currency(bank_account.currency).id,
+                "currency_id": self._account_currency(bank_account.currency).id,
             }
             if account:
-                account.write(vals)
+                account.sudo().write(vals)
             else:
                 new_accounts |= Account.create(dict(vals, account_online_link_id=self.id))
         for account in new_accounts:
             account._link_journal()
-        return new_accounts
+        return new_accounts.sudo(False)
+
+    def _account_currency(self, code):
+        """The currency of a bank account. Connecting an account in a currency
+        the company does not use yet turns it on, and says so."""
+        currency = self.env["account.online.account"]._get_currency(code)
+        if not currency.active:
+            currency.sudo().active = True
+            self._post(_("%(currency)s was activated: %(bank)s has an account in it.",
+                         currency=currency.name, bank=self.name))
+        return currency
+
+    # ------------------------------------------------------------------
+    # Synchronization
+    # ------------------------------------------------------------------
 
     def _fetch_transactions(self, automatic=False):
         """Import the posted transactions of every account linked to a journal.
 
         All or nothing: the imported statement lines, or, on any error, the
         books exactly as they were (``last_sync`` included, so the next run
-        fetches the same window again). Returns the new statement lines, or
-        None when the bank refused the refresh without it being an error.
+        fetches the same window again) and the error told on the connection
+        and its journals. Returns the new statement lines, or None when the
+        bank refused the refresh without it being an error.
         """
         self.ensure_one()
-        StatementLine = self.env["account.bank.statement.line"]
         if self.state == "disconnected":
             raise UserError(_("%(name)s is not connected: click Reconnect first.", name=self.name))
+        if self.rate_limit_reset and self.rate_limit_reset > fields.Datetime.now():
+            # Asking again before the reset only spends the bank's quota.
+            return None
+        return self._run_guarded(lambda: self._import_all(automatic), automatic=automatic)
+
+    def _import_all(self, automatic):
+        self._lock_for_sync()
+        StatementLine = self.env["account.bank.statement.line"]
         accounts = self.account_online_account_ids.filtered("journal_ids")
         if not accounts:
             return StatementLine
-        self._lock_for_sync()
         client = self.provider_id._get_client()
         consent = self._get_consent()
         try:
-            with self.env.cr.savepoint():
-                client.refresh(consent, automatic=automatic)
-                lines = StatementLine
-                for account in accounts:
-                    lines |= account._import_transactions(client, consent)
-                self._save_consent(consent)
-                self.write({
-                    "state": "connected",
-                    "last_refresh": fields.Datetime.now(),
-                    "rate_limit_reset": False,
-                    "last_error_reference": False,
-                })
+            client.refresh(consent, automatic=automatic)
         except providers.RateLimited as error:
-            self._handle_rate_limit(error)
-            return None
-        except providers.ProviderError as error:
-            return self._handle_provider_error(error, automatic=automatic)
+            return error
+        lines = StatementLine
+        for account in accounts:
+            lines |= account._import_transactions(client, consent)
+        self._save_consent(consent)
+        self.sudo().write({
+            "state": "connected",
+            "last_refresh": fields.Datetime.now(),
+            "rate_limit_reset": False,
+            "last_error_reference": False,
+        })
+        for account in accounts:
+            account._check_balance()
         return lines
 
-    def _lock_for_sync(self):
-        """One synchronization of a connection at a time, across workers."""
+    def _run_guarded(self, work, automatic):
+        """Run ``work`` in a savepoint: its result, or, on any error, nothing
+        of it kept and the error recorded where the user looks."""
         try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    "SELECT id FROM account_online_link WHERE id = %s FOR UPDATE NOWAIT", [self.id]
-                )
-        except psycopg2.errors.LockNotAvailable:
-            raise UserError(_(
+            with self.env.cr.savepoint():
+                result = work()
+        except SyncInProgress:
+            raise
+        except CONCURRENCY_ERRORS:
+            # Another transaction changed the same rows: not the bank's fault.
+            raise SyncInProgress(_(
                 "%(name)s is being synchronized right now. Try again in a few minutes.", name=self.name,
             )) from None
+        except providers.ProviderError as error:
+            return self._handle_error(error, automatic=automatic)
+        except (UserError, ValidationError) as error:
+            # Odoo refused to write (a journal without suspense account, a lock date...).
+            return self._handle_error(providers.ProviderError(error.args[0]), automatic=automatic)
+        except Exception as error:  # noqa: BLE001 - told with a reference, never a bare traceback
+            _logger.exception("Online synchronization of connection %s failed", self.id)
+            return self._handle_error(
+                providers.ProviderError(_("Unexpected error during the synchronization."),
+                                        detail=f"{type(error).__name__}: {error}"),
+                automatic=automatic,
+            )
+        if isinstance(result, providers.RateLimited):
+            self._handle_rate_limit(result)
+            return None
+        return result
+
+    def _lock_for_sync(self):
+        """One synchronization or account fetch of a connection at a time,
+        across workers; held until the transaction ends."""
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SYNC_LOCK_KEY, self.id])
+        if not self.env.cr.fetchone()[0]:
+            raise SyncInProgress(_(
+                "%(name)s is being synchronized right now. Try again in a few minutes.", name=self.name,
+            ))
 
     @api.model
     def _cron_fetch_online_transactions(self):
         """Every connection with automatic synchronization, each in its own
         transaction: one failing connection neither stops nor undoes the others.
         Connections in error are tried again (an outage heals); disconnected
-        ones wait for the user."""
-        links = self.search([("state", "in", ("connected", "error")), ("auto_sync", "=", True)])
+        ones wait for the user, rate-limited ones for the bank's reset time."""
+        now = fields.Datetime.now()
+        links = self.search([
+            ("state", "in", ("connected", "error")), ("auto_sync", "=", True),
+            "|", ("rate_limit_reset", "=", False), ("rate_limit_reset", "<=", now),
+        ])
         for link in links:
             link = link.with_company(link.company_id)
             try:
                 with self.env.cr.savepoint():
                     link._fetch_transactions(automatic=True)
-            except UserError as error:
-                _logger.info("Online synchronization of connection %s skipped: %s", link.id, error)
-            except Exception as error:  # noqa: BLE001 - keep going with the other connections
-                _logger.exception("Online synchronization of connection %s failed", link.id)
-                link._handle_provider_error(
-                    providers.ProviderError(_("Unexpected error during the synchronization."),
-                                            detail=type(error).__name__),
-                    automatic=True,
-                )
+            except SyncInProgress:
+                _logger.info("Online synchronization of connection %s skipped: already running", link.id)
+            except Exception:  # noqa: BLE001 - even recording the error failed: go on with the others
+                _logger.exception("Online synchronization of connection %s could not record its error", link.id)
             self._commit_if_allowed()
 
     def _commit_if_allowed(self):
@@ -389,21 +482,39 @@ class AccountOnlineLink(models.Model):
             self.env.cr.commit()
 
     # ------------------------------------------------------------------
-    # Errors
+    # Messages and errors
     # ------------------------------------------------------------------
+
+    def _post(self, body, journals=None, subject=None):
+        """A message on the connection and on ``journals`` (default: all of
+        its journals). Bookkeepers sync without the right to edit either."""
+        self.sudo().message_post(body=body, subject=subject)
+        for journal in (self.journal_ids if journals is None else journals).sudo():
+            journal.message_post(body=body, subject=subject)
+
+    def _rate_limit_message(self, reason=None):
+        reset = self.rate_limit_reset
+        parts = [_("%(bank)s does not accept a new refresh yet.", bank=self.name)]
+        if reason:
+            parts.append(reason)
+        if reset:
+            parts.append(_("Next refresh possible from %(when)s.",
+                           when=format_datetime(self.env, reset, tz=self.timezone)))
+        else:
+            parts.append(_("Try again later."))
+        return " ".join(parts)
 
     def _handle_rate_limit(self, error):
         reset_at = error.reset_at
         if reset_at is not None:
             reset_at = reset_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        self.rate_limit_reset = reset_at
-        when = format_datetime(self.env, reset_at, tz=self.timezone) if reset_at else _("later")
-        self.message_post(body=_(
-            "%(bank)s refused a new refresh: %(reason)s Next refresh possible from %(when)s.",
-            bank=self.name, reason=error.message, when=when,
-        ))
+        else:
+            # The bank said no without saying until when: wait for the next run.
+            reset_at = fields.Datetime.now() + dt.timedelta(hours=1)
+        self.sudo().rate_limit_reset = reset_at
+        self.sudo().message_post(body=self._rate_limit_message(error.message))
 
-    def _handle_provider_error(self, error, automatic):
+    def _handle_error(self, error, automatic):
         """Record what went wrong where the user looks (state, chatter of the
         connection and of its journals), with a reference for support.
         Manual calls then show the error; the cron goes on."""
@@ -424,7 +535,7 @@ class AccountOnlineLink(models.Model):
             elif self.state != "disconnected":
                 vals["state"] = "error"
             description = error.message
-        self.write(vals)
+        self.sudo().write(vals)
         body = Markup(
             "<p>%s</p><ul><li>%s</li><li>%s</li><li>%s</li>%s</ul>"
         ) % (
@@ -435,11 +546,7 @@ class AccountOnlineLink(models.Model):
               aggregator=self.provider_id.name),
             Markup("<li>%s</li>") % error.detail if error.detail else "",
         )
-        subject = _("Bank synchronization failed")
-        self.message_post(body=body, subject=subject)
-        # Bookkeepers may sync without the right to edit journals.
-        for journal in self.journal_ids.sudo():
-            journal.message_post(body=body, subject=subject)
+        self._post(body, subject=_("Bank synchronization failed"))
         _logger.warning(
             "Online synchronization of connection %s: %s (reference %s)", self.id, error.code, reference,
         )

@@ -2,7 +2,7 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .. import providers
 
@@ -35,8 +35,10 @@ class AccountOnlineProvider(models.Model):
         required=True,
         default="production",
     )
+    # The credentials are sent there: only who may read them may change it.
     api_base_url = fields.Char(
         string="API Base URL",
+        groups=CREDENTIAL_GROUP,
         help="Leave empty to use the aggregator's own address. Set it to reach a proxy or an emulator.",
     )
     needs_credentials = fields.Boolean(compute="_compute_needs_credentials")
@@ -55,6 +57,12 @@ class AccountOnlineProvider(models.Model):
         "(code, COALESCE(company_id, 0))",
         "Each company configures an aggregator only once.",
     )
+
+    def write(self, vals):
+        if "code" in vals and not self.env.user.has_group(CREDENTIAL_GROUP):
+            # Another connector would send this aggregator's credentials elsewhere.
+            raise AccessError(_("Only Settings administrators change the connector of an aggregator."))
+        return super().write(vals)
 
     @api.model
     def _selection_code(self):

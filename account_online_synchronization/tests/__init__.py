@@ -1,5 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import test_sync_pipeline
 from . import test_sync_errors
+from . import test_nothing_lost
+from . import test_bad_data
 from . import test_security
 from . import test_online_sync_tour

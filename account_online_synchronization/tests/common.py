@@ -1,31 +1,78 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import contextlib
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from unittest.mock import patch
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.tests import TransactionCase, new_test_user
 
 from ..providers import POSTED, Transaction
 from ..providers.demo import DemoBankProvider
 
 # A Wednesday: card payments of Monday and Tuesday are still pending.
 NOW = "2026-11-25 10:00:00"
+# When the scheduled action runs next in the tests (never the real clock).
+CRON_NEXTCALL = dt.datetime(2026, 11, 25, 22, 0)
+LOGGER = "odoo.addons.account_online_synchronization.models.account_online_link"
 
 
-class OnlineSyncCommon(AccountTestInvoicingCommon):
+class OnlineSyncCommon(TransactionCase):
+    """Tests run as the administrator of a fresh Community database (Accounting
+    Administrator, nothing more), in its main company, under a frozen clock."""
 
-    def _connect(self, identifier="DEMO_BANK", timezone="Europe/Brussels"):
-        institution = self.env["account.online.institution"].search([("identifier", "=", identifier)])
-        self.assertTrue(institution, "the Demo Bank directory is loaded at install")
-        link = self.env["account.online.link"].create({"institution_id": institution.id, "timezone": timezone})
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.env = cls.env(user=cls.admin, context=dict(cls.env.context, allowed_company_ids=cls.admin.company_id.ids))
+        cls.company = cls.env.company
+        cls.cron = cls.env.ref("account_online_synchronization.online_sync_cron")
+        cls.cron.sudo().nextcall = CRON_NEXTCALL
+
+    def _user(self, login, groups):
+        """A user made as the user form makes them: its groups are those the
+        form offers (Invoicing, Administrator, and the extra rights
+        "Show Full Accounting Features" and "- Readonly")."""
+        return new_test_user(
+            self.env, login=login, groups=f"base.group_user,{groups}",
+            company_id=self.company.id, company_ids=[self.company.id],
+        )
+
+    @classmethod
+    def _connect(cls, identifier="DEMO_BANK", timezone="Europe/Brussels"):
+        """Connect a bank of the Demo Bank as the administrator does."""
+        institution = cls.env["account.online.institution"].search([("identifier", "=", identifier)])
+        assert institution, "the Demo Bank directory is loaded at install"
+        link = cls.env["account.online.link"].create({"institution_id": institution.id, "timezone": timezone})
         link.action_connect()
         return link
 
-    def _journal(self, link, account_name="Current Account"):
+    @staticmethod
+    def _journal(link, account_name="Current Account"):
         return link.account_online_account_ids.filtered(lambda a: a.name == account_name).journal_ids
 
     def _lines(self, journal):
         return self.env["account.bank.statement.line"].search([("journal_id", "=", journal.id)])
+
+    def _journal_balance(self, journal):
+        return round(sum(self._lines(journal).mapped("amount")), 2)
+
+    def assertBooksMatchBank(self, journal):
+        """The journal says what the bank says, and nobody was told otherwise."""
+        account = journal.account_online_account_id
+        self.assertAlmostEqual(self._journal_balance(journal), account.balance, places=2)
+        self.assertFalse(account.balance_difference)
+        statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
+        for statement in statements:
+            self.assertTrue(statement.is_complete and statement.is_valid, statement.name)
+        if statements:
+            last = statements.sorted("first_line_index")[-1]
+            self.assertAlmostEqual(last.balance_end_real, account.balance, places=2)
+
+    def _messages(self, record):
+        """What the chatter says, newest first (tracked changes left out)."""
+        return [body for body in record.sudo().message_ids.mapped("body") if body]
 
     def _demo_transactions(self, link, account_name="Current Account", date_from=None, date_to=None):
         """What the Demo Bank itself says, to compare the books with."""
@@ -38,16 +85,29 @@ class OnlineSyncCommon(AccountTestInvoicingCommon):
         )
 
     @staticmethod
-    def _bank_shows(transactions):
-        """The Current Account shows these transactions; the others what the Demo Bank says."""
+    @contextlib.contextmanager
+    def _bank_shows(extra, balance_delta="0", only=False):
+        """The Current Account shows what the Demo Bank says plus ``extra``
+        transactions (``only``: nothing but them), and a booked balance
+        ``balance_delta`` above the Demo Bank's. The others are left alone."""
         real_get_transactions = DemoBankProvider.get_transactions
+        real_get_balance = DemoBankProvider.get_balance
 
         def get_transactions(provider, consent, account_id, date_from, date_to):
-            if account_id.endswith("current"):
-                return list(transactions)
-            return real_get_transactions(provider, consent, account_id, date_from, date_to)
+            real = real_get_transactions(provider, consent, account_id, date_from, date_to)
+            if not account_id.endswith("current"):
+                return real
+            return list(extra) if only else real + list(extra)
 
-        return patch.object(DemoBankProvider, "get_transactions", get_transactions)
+        def get_balance(provider, consent, account_id):
+            balance = real_get_balance(provider, consent, account_id)
+            if account_id.endswith("current"):
+                return replace(balance, amount=balance.amount + Decimal(balance_delta))
+            return balance
+
+        with patch.object(DemoBankProvider, "get_transactions", get_transactions), \
+                patch.object(DemoBankProvider, "get_balance", get_balance):
+            yield
 
     @staticmethod
     def _transaction(identifier, amount, when, label="Test payment", **kwargs):
@@ -57,9 +117,11 @@ class OnlineSyncCommon(AccountTestInvoicingCommon):
         else:
             booking_date = when
         return Transaction(
-            identifier=identifier, status=kwargs.pop("status", POSTED), amount=Decimal(amount),
-            currency=kwargs.pop("currency", "EUR"), booking_date=booking_date, label=label, **kwargs,
+            identifier=identifier, status=kwargs.pop("status", POSTED),
+            amount=amount if not isinstance(amount, str) else Decimal(amount),
+            currency=kwargs.pop("currency", "EUR"), booking_date=kwargs.pop("booking_date", booking_date),
+            label=label, **kwargs,
         )
 
 
-__all__ = ["NOW", "DemoBankProvider", "OnlineSyncCommon"]
+__all__ = ["LOGGER", "NOW", "DemoBankProvider", "OnlineSyncCommon"]
