@@ -26,11 +26,18 @@ ensure_venv() {
     key=$( (cat "$reqs"; python3 --version) | sha1sum | cut -c1-12)
     VENV=${AOS_VENV:-$CACHE_DIR/venv-$key}
     if [ ! -f "$VENV/.complete" ]; then
-        echo "Creating the Python environment in $VENV ..."
-        rm -rf "$VENV"
-        python3 -m venv "$VENV"
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
-        touch "$VENV/.complete"
+        # Concurrent runs wait for the one that creates it.
+        mkdir -p "$CACHE_DIR"
+        exec 8>"$CACHE_DIR/venv.lock"
+        flock 8
+        if [ ! -f "$VENV/.complete" ]; then
+            echo "Creating the Python environment in $VENV ..."
+            rm -rf "$VENV"
+            python3 -m venv "$VENV"
+            "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
+            touch "$VENV/.complete"
+        fi
+        exec 8>&-
     fi
     PYTHON="$VENV/bin/python"
 }
