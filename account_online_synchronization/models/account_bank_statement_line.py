@@ -23,6 +23,8 @@ class AccountBankStatementLine(models.Model):
         copy=False,
         index="btree_not_null",
         ondelete="set null",
+        # Billing users read statement lines, not the bank connections.
+        groups="account.group_account_readonly,account.group_account_basic",
     )
 
     # The database refuses a second import of a transaction into a journal,

@@ -4,4 +4,5 @@ from . import test_sync_errors
 from . import test_nothing_lost
 from . import test_bad_data
 from . import test_security
+from . import test_views
 from . import test_online_sync_tour

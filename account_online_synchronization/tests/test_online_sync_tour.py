@@ -2,7 +2,6 @@
 import datetime as dt
 from collections import Counter
 
-from odoo import Command
 from odoo.tests import HttpCase, tagged
 
 # Transactions of the last days that the tour's synchronization imports again.
@@ -19,12 +18,8 @@ class TestOnlineSyncTour(HttpCase):
 
     def setUp(self):
         super().setUp()
-        # The Accounting dashboard (its menu as its Synchronize Now button) is
-        # for group_account_basic, that only `account` does not give to admin.
-        self.env.ref("base.user_admin").group_ids = [
-            Command.link(self.env.ref("account.group_account_basic").id),
-        ]
-
+        # As the administrator of a fresh database: nothing granted here.
+        self.env = self.env(user=self.env.ref("base.user_admin"))
         institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
         self.assertTrue(institution, "the Demo Bank directory is loaded at install")
         self.link = self.env["account.online.link"].create({"institution_id": institution.id})
@@ -52,7 +47,7 @@ class TestOnlineSyncTour(HttpCase):
         to_delete.unlink()
         statements.filtered(lambda statement: not statement.line_ids).unlink()
         # As if the last synchronization had stopped the day before.
-        self.online_account.last_sync = first_deleted - dt.timedelta(days=1)
+        self.online_account.sudo().last_sync = first_deleted - dt.timedelta(days=1)
 
         lines = self._journal_lines()
         self.assertFalse(lines.filtered(lambda line: line.payment_ref.startswith(REIMPORTED_LABEL)))
@@ -86,3 +81,20 @@ class TestOnlineSyncTour(HttpCase):
                          "the imported lines are grouped in statements")
         self.assertEqual(self.online_account.last_sync, self.link._local_today())
         self.assertEqual(self.link.state, "connected")
+
+
+@tagged("post_install", "-at_install")
+class TestConnectionScreensTour(HttpCase):
+
+    def test_configuration_menu_to_a_connection(self):
+        admin = self.env.ref("base.user_admin")
+        institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
+        link = self.env["account.online.link"].with_user(admin).create({"institution_id": institution.id})
+        link.action_connect()
+        before = self.env["account.bank.statement.line"].search_count([("journal_id", "in", link.journal_ids.ids)])
+        self.start_tour("/odoo/accounting", "account_online_synchronization_connection_screens", login="admin")
+        self.assertEqual(link.state, "connected")
+        self.assertEqual(
+            self.env["account.bank.statement.line"].search_count([("journal_id", "in", link.journal_ids.ids)]),
+            before, "Fetch Transactions right after connecting finds nothing new",
+        )

@@ -52,3 +52,51 @@ registry.category("web_tour.tours").add("account_online_synchronization_sync_now
         },
     ],
 });
+
+// Started by tests/test_online_sync_tour.py with the Demo Bank connected: the
+// administrator goes through Configuration to the connection and fetches.
+registry.category("web_tour.tours").add("account_online_synchronization_connection_screens", {
+    url: "/odoo/accounting",
+    steps: () => [
+        {
+            content: "Open the Configuration menu",
+            trigger: '.o_main_navbar .o_menu_sections button:contains("Configuration")',
+            run: "click",
+        },
+        {
+            content: "The Online Synchronization section lists Bank Connections",
+            trigger: '.o-dropdown--menu .dropdown-item:contains("Bank Connections")',
+            run: "click",
+        },
+        {
+            content: "The list of connections shows the Demo Bank, connected",
+            trigger: '.o_list_view .o_data_row:contains("Demo Bank"):contains("Connected")',
+        },
+        {
+            content: "Open the connection",
+            trigger: '.o_list_view .o_data_row:contains("Demo Bank") .o_data_cell[name="name"]',
+            run: "click",
+        },
+        {
+            content: "The form shows the connection's state and timezone",
+            trigger: '.o_form_view .o_statusbar_status .o_arrow_button_current:contains("Connected")',
+        },
+        {
+            content: "The timezone is there",
+            trigger: '.o_form_view .o_field_widget[name="timezone"]',
+        },
+        {
+            content: "Its bank accounts are listed with their journals",
+            trigger: '.o_form_view .o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Current Account"):contains("Demo Bank Current Account")',
+        },
+        {
+            content: "Fetch the transactions",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_fetch_transactions"]',
+            run: "click",
+        },
+        {
+            content: "The user is told how many transactions were imported",
+            trigger: '.o_notification:contains("transaction(s) imported")',
+        },
+    ],
+});
