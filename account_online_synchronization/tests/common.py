@@ -86,10 +86,12 @@ class OnlineSyncCommon(TransactionCase):
 
     @staticmethod
     @contextlib.contextmanager
-    def _bank_shows(extra, balance_delta="0", only=False):
+    def _bank_shows(extra, balance_delta="0", only=False, window=True):
         """The Current Account shows what the Demo Bank says plus ``extra``
         transactions (``only``: nothing but them), and a booked balance
-        ``balance_delta`` above the Demo Bank's. The others are left alone."""
+        ``balance_delta`` above the Demo Bank's. The others are left alone.
+        Like a bank, it sends only the days asked for, unless ``window`` is
+        False."""
         real_get_transactions = DemoBankProvider.get_transactions
         real_get_balance = DemoBankProvider.get_balance
 
@@ -97,7 +99,9 @@ class OnlineSyncCommon(TransactionCase):
             real = real_get_transactions(provider, consent, account_id, date_from, date_to)
             if not account_id.endswith("current"):
                 return real
-            return list(extra) if only else real + list(extra)
+            shown = [t for t in extra if not (window and isinstance(t.booking_date, dt.date))
+                     or date_from <= t.booking_date <= date_to]
+            return shown if only else real + shown
 
         def get_balance(provider, consent, account_id):
             balance = real_get_balance(provider, consent, account_id)

@@ -11,6 +11,10 @@ from odoo.tools import mute_logger
 
 from .common import LOGGER, NOW, OnlineSyncCommon
 
+# Booked on the day of the first synchronization (10:00 UTC), before and after it.
+MORNING_25 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.timezone.utc)
+EVENING_25 = dt.datetime(2026, 11, 25, 19, 0, tzinfo=dt.timezone.utc)
+
 
 @tagged("post_install", "-at_install")
 @freeze_time(NOW)
@@ -94,18 +98,25 @@ class TestNothingLost(OnlineSyncCommon):
     # -- a journal linked again ----------------------------------------------
 
     def test_journal_linked_again_overlaps_its_last_days(self):
-        link = self._connect()
+        morning = self._transaction("MORNING-25", "20.00", MORNING_25, label="Morning")
+        with self._bank_shows([morning], balance_delta="20.00"):
+            link = self._connect()
         journal = self._journal(link)
+        self.assertEqual(max(self._lines(journal).mapped("date")), dt.date(2026, 11, 25))
         count = len(self._lines(journal))
         link.unlink()  # the online account goes with it; the journal and its lines stay
         self.assertFalse(journal.account_online_account_id)
-        # The bank booked late a transaction of 23 November, after the last sync.
+        # After the last sync, the bank booked a transaction of 23 November, and
+        # one more on 25 November in the evening.
         late = self._transaction("LATE-23", "55.00", dt.date(2026, 11, 23), label="Booked late")
-        with freeze_time("2026-12-05 10:00:00"), self._bank_shows([late], balance_delta="55.00"):
+        evening = self._transaction("EVENING-25", "-30.00", EVENING_25, label="Evening")
+        with freeze_time("2026-12-05 10:00:00"), \
+                self._bank_shows([morning, late, evening], balance_delta="45.00"):
             link = self._connect()
             self.assertEqual(self._journal(link), journal, "the journal is linked again")
             lines = self._lines(journal)
             self.assertTrue(lines.filtered(lambda l: l.online_transaction_identifier == "LATE-23"))
+            self.assertTrue(lines.filtered(lambda l: l.online_transaction_identifier == "EVENING-25"))
             self.assertGreater(len(lines), count)
             # The rest of 25 November, after the first sync at 10:00, is there too.
             posted = {t.identifier for t in self._demo_transactions(
@@ -115,7 +126,9 @@ class TestNothingLost(OnlineSyncCommon):
             self.assertBooksMatchBank(journal)
 
     def test_journal_of_an_earlier_installation_is_continued(self):
-        link = self._connect()
+        morning = self._transaction("MORNING-25", "20.00", MORNING_25, label="Morning")
+        with self._bank_shows([morning], balance_delta="20.00"):
+            link = self._connect()
         journal = self._journal(link)
         # Uninstalling the addon drops what it added to the lines.
         link.unlink()
@@ -126,12 +139,15 @@ class TestNothingLost(OnlineSyncCommon):
         )
         self.env.invalidate_all()
         before = Counter((l.date, l.amount) for l in self._lines(journal))
-        with freeze_time("2026-12-05 10:00:00"):
+        evening = self._transaction("EVENING-25", "-30.00", EVENING_25, label="Evening")
+        with freeze_time("2026-12-05 10:00:00"), self._bank_shows([morning, evening], balance_delta="-10.00"):
             link = self._connect()
             self.assertEqual(self._journal(link), journal)
             after = Counter((l.date, l.amount) for l in self._lines(journal))
             self.assertFalse(before - after, "nothing lost")
             self.assertTrue(after - before, "the new days are imported")
+            self.assertEqual(after[(dt.date(2026, 11, 25), -30.0)], before[(dt.date(2026, 11, 25), -30.0)] + 1,
+                             "the rest of the last day too")
             self.assertBooksMatchBank(journal)
 
     # -- the same bank connected twice ---------------------------------------
