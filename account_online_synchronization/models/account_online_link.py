@@ -435,9 +435,10 @@ class AccountOnlineLink(models.Model):
             return self._handle_error(providers.ProviderError(error.args[0]), automatic=automatic)
         except Exception as error:  # noqa: BLE001 - told with a reference, never a bare traceback
             _logger.exception("Online synchronization of connection %s failed", self.id)
+            # The type only: an exception's text may quote what it was handling.
             return self._handle_error(
                 providers.ProviderError(_("Unexpected error during the synchronization."),
-                                        detail=f"{type(error).__name__}: {error}"),
+                                        detail=type(error).__name__),
                 automatic=automatic,
             )
         if isinstance(result, providers.RateLimited):
