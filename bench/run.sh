@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
 DATABASE=online_sync_bench
 [ "${1:-}" = "--database" ] && DATABASE=$2
-require_odoo
+find_or_fetch_odoo
 ensure_venv
 ensure_postgres
 CONF="$CACHE_DIR/odoo-demo.conf"

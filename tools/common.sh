@@ -1,22 +1,116 @@
-# Shared by the README commands: find Odoo 19.0, prepare the Python environment
-# and PostgreSQL, write the Odoo configuration. Sourced, never run directly.
+# Shared by the README commands: find Odoo 19.0 (or download it), prepare the
+# Python environment and PostgreSQL, write the Odoo configuration. Sourced,
+# never run directly.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ODOO_SRC=${ODOO_SRC:-/opt/odoo/19.0}
 CACHE_DIR=${AOS_CACHE_DIR:-$HOME/.cache/account_online_synchronization}
+# Odoo 19.0: ODOO_SRC when the user sets it, else ODOO_DEFAULT_SRC, else a
+# clone of ODOO_REPO's ODOO_BRANCH in the cache (see find_or_fetch_odoo).
+# AOS_ODOO_DEFAULT_SRC lets the tools' tests hide this machine's Odoo.
+ODOO_SRC=${ODOO_SRC:-}
+ODOO_SRC_GIVEN=${ODOO_SRC:+1}
+ODOO_DEFAULT_SRC=${AOS_ODOO_DEFAULT_SRC:-/opt/odoo/19.0}
+ODOO_PUBLIC_REPO=https://github.com/odoo/odoo.git
+ODOO_REPO=${ODOO_REPO:-$ODOO_PUBLIC_REPO}
+ODOO_BRANCH=${ODOO_BRANCH:-19.0}
 
 die() {
     echo "error: $*" >&2
     exit 2
 }
 
-require_odoo() {
-    local release="$ODOO_SRC/odoo/release.py"
-    if [ ! -f "$ODOO_SRC/odoo-bin" ] || [ ! -f "$release" ] \
-        || ! grep -qE '^version_info = \(19, 0,' "$release"; then
-        die "Odoo 19.0 not found at $ODOO_SRC: put an Odoo 19.0 Community source tree there or set ODOO_SRC to one (see README, 'Odoo 19.0')"
+is_odoo19_tree() {
+    [ -f "$1/odoo-bin" ] && [ -f "$1/odoo/release.py" ] \
+        && grep -qE '^version_info = \(19, 0,' "$1/odoo/release.py"
+}
+
+# A path (not a URL, not host:path): git copies it, no network involved.
+odoo_repo_is_local() {
+    [[ $ODOO_REPO != *://* ]] && [[ $ODOO_REPO != *:* || $ODOO_REPO == /* || $ODOO_REPO == .* ]]
+}
+
+# The cache directory of ODOO_REPO's ODOO_BRANCH. Another repository gets
+# another directory, so that setting ODOO_REPO never reuses a clone of the
+# previous one.
+odoo_clone_dir() {
+    local name="odoo-${ODOO_BRANCH//\//_}" repo=$ODOO_REPO
+    if [ "$repo" != "$ODOO_PUBLIC_REPO" ]; then
+        if odoo_repo_is_local && [ -d "$repo" ]; then
+            repo=$(cd "$repo" && pwd -P)
+        fi
+        name="$name-$(printf '%s' "$repo" | sha1sum | cut -c1-8)"
     fi
+    echo "$CACHE_DIR/$name"
+}
+
+# Sets ODOO_SRC to an Odoo 19.0 source tree: the one ODOO_SRC names (never
+# another one behind the user's back), else ODOO_DEFAULT_SRC, else the clone
+# in the cache, made on the first run.
+find_or_fetch_odoo() {
+    if [ -n "$ODOO_SRC_GIVEN" ]; then
+        is_odoo19_tree "$ODOO_SRC" \
+            || die "Odoo 19.0 not found at $ODOO_SRC: set ODOO_SRC to an Odoo 19.0 Community source tree, or unset it to download Odoo 19.0 (see README, 'Odoo 19.0')"
+        return 0
+    fi
+    if is_odoo19_tree "$ODOO_DEFAULT_SRC"; then
+        ODOO_SRC=$ODOO_DEFAULT_SRC
+        return 0
+    fi
+    local clone
+    clone=$(odoo_clone_dir)
+    if is_odoo19_tree "$clone"; then
+        echo "Using Odoo 19.0 downloaded earlier: $clone"
+    else
+        fetch_odoo "$clone"
+    fi
+    ODOO_SRC=$clone
+}
+
+# Clones ODOO_REPO's ODOO_BRANCH into $1.partial and renames it to $1 only
+# once complete and checked: a failed or interrupted clone leaves no $1, and
+# the next run removes what it left.
+fetch_odoo() {
+    local clone=$1 from
+    local what_to_do="set ODOO_SRC to an Odoo 19.0 source tree, or ODOO_REPO to a local copy of Odoo's git repository"
+    command -v git >/dev/null \
+        || die "git is needed to download Odoo 19.0: install git (Debian package git), or set ODOO_SRC to an Odoo 19.0 source tree"
+    mkdir -p "$CACHE_DIR"
+    # Concurrent runs wait for the one that clones, then use its clone.
+    exec 7>"$CACHE_DIR/odoo-fetch.lock"
+    flock 7
+    if ! is_odoo19_tree "$clone"; then
+        if [ -e "$clone" ]; then
+            echo "Removing $clone: it is not a complete Odoo 19.0 tree"
+        fi
+        rm -rf "$clone" "$clone.partial"
+        # Whatever ends the run before the rename (die, Ctrl-C, kill) removes it.
+        ODOO_PARTIAL=$clone.partial
+        trap 'rm -rf "$ODOO_PARTIAL"' EXIT
+        if odoo_repo_is_local; then
+            from=$ODOO_REPO
+            [ -d "$from" ] && from=$(cd "$from" && pwd -P)
+            echo "Odoo 19.0 not found at $ODOO_DEFAULT_SRC and ODOO_SRC not set: copying branch $ODOO_BRANCH of $from into $clone (about 1.1 GB on disk), once: later runs reuse it."
+            # git ignores --depth for a local path; it hard-links the objects instead.
+            git clone --branch "$ODOO_BRANCH" --single-branch --progress "$from" "$ODOO_PARTIAL" \
+                || die "could not copy Odoo 19.0 from $from: $what_to_do"
+        else
+            echo "Odoo 19.0 not found at $ODOO_DEFAULT_SRC and ODOO_SRC not set: downloading branch $ODOO_BRANCH of $ODOO_REPO into $clone (a shallow clone: about 200 MB to download, 1.1 GB on disk), once: later runs reuse it."
+            # Fail rather than wait forever: no password prompt, and give up
+            # when the download stalls (under 1 kB/s for a minute).
+            GIT_TERMINAL_PROMPT=0 \
+                GIT_HTTP_LOW_SPEED_LIMIT=${GIT_HTTP_LOW_SPEED_LIMIT:-1000} \
+                GIT_HTTP_LOW_SPEED_TIME=${GIT_HTTP_LOW_SPEED_TIME:-60} \
+                git clone --depth 1 --branch "$ODOO_BRANCH" --single-branch --progress "$ODOO_REPO" "$ODOO_PARTIAL" \
+                || die "could not download Odoo 19.0 from $ODOO_REPO (no network?): $what_to_do"
+        fi
+        if ! is_odoo19_tree "$ODOO_PARTIAL"; then
+            die "branch $ODOO_BRANCH of $ODOO_REPO is not Odoo 19.0 (odoo/release.py): set ODOO_BRANCH to Odoo 19.0's branch, or ODOO_SRC to an Odoo 19.0 source tree"
+        fi
+        mv -T "$ODOO_PARTIAL" "$clone"
+        trap - EXIT
+    fi
+    exec 7>&-
 }
 
 # One virtualenv per set of requirements, outside the clone, so that fresh

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-require_odoo
+find_or_fetch_odoo
 ensure_venv
 ensure_postgres
 CONF="$CACHE_DIR/odoo-demo.conf"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Run every test inside real Odoo 19.0 with PostgreSQL: this addon's tests
 # (browser tours included) through pytest-odoo, then Odoo's own tests of bank
-# journals and bank statements with the addon installed, on Odoo's runner.
+# journals and bank statements with the addon installed, on Odoo's runner,
+# then the tests of these tools (tools/tests, plain pytest, no Odoo).
 # Installs what a fresh machine lacks. Ends with "N passed, N failed" (pytest
 # errors count as failed) and exits non-zero on any failure.
 #   tools/test.sh [--keep] [--] [PYTEST-ARGS...]
 #     --keep        leave the test database for inspection
 #     PYTEST-ARGS   passed to pytest, e.g. `-k rate_limit`: they select among
-#                   this addon's tests only, so Odoo's own tests are then skipped
+#                   this addon's tests only, so Odoo's own tests and the tools'
+#                   tests are then skipped
 # AOS_TEST_DB (default aos_test) names the database, and the configuration and
 # logs of the run: runs with different names can go at once.
 # AOS_TEST_HTTP_PORT is the port of Odoo's runner; pytest-odoo takes a free one.
@@ -38,7 +40,7 @@ ensure_chromium() {
         || die "could not install Chromium (Debian package chromium)"
 }
 
-require_odoo
+find_or_fetch_odoo
 ensure_venv
 ensure_postgres
 ensure_chromium
@@ -88,25 +90,18 @@ odoo_bin -c "$CONF" -d "$TEST_DB" -i account_online_synchronization --stop-after
 state=$(psql -d "$TEST_DB" -Atc "SELECT state FROM ir_module_module WHERE name = 'account_online_synchronization'")
 [ "$state" = installed ] || { tail -n 40 "$LOGS/install.log"; die "the addon is '$state' after installing it (log: $LOGS/install.log)"; }
 
-# The addon's tests, through pytest-odoo, inside Odoo on the installed
-# database (PYTHONPATH: Odoo is a source tree, not installed in the venv).
-# --odoo-http starts Odoo's HTTP server for the browser tours.
-# A test file that does not import counts as an error, the others still run.
-run_pytest() {
-    local log="$LOGS/addon-tests.log" rc=0 summary
-    echo "== addon-tests (pytest-odoo)"
-    (cd "$ROOT" && PYTHONPATH="$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/pytest" \
-        --odoo-config="$CONF" --odoo-database="$TEST_DB" --odoo-http --odoo-log-level=warn \
-        -o cache_dir="$CACHE_DIR/pytest-cache/$TEST_DB" --continue-on-collection-errors \
-        account_online_synchronization/tests "${PYTEST_ARGS[@]}") 2>&1 | tee "$log" || rc=$?
+# add_pytest_counts LABEL LOG RC: adds the counts of pytest's closing line in
+# LOG to passed and failed; stops when pytest ran no test or did not finish.
+add_pytest_counts() {
+    local label=$1 log=$2 rc=$3 summary
     if [ "$rc" -eq 5 ]; then
-        echo "error: pytest ran no test (log: $log)" >&2
+        echo "error: $label: pytest ran no test (log: $log)" >&2
         exit 1
     fi
     # pytest's closing line, e.g. "=== 1 failed, 40 passed, 2 warnings in 95.01s ===" (no "=" with -q).
     summary=$(grep -E '^(=+ )?[0-9]+ [a-z].* in [0-9.]+s( \([0-9:]+\))?( =+)?$' "$log" | tail -n 1 || true)
     if [ -z "$summary" ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; }; then
-        echo "error: addon-tests: pytest stopped with exit code $rc before reporting its tests (log: $log)" >&2
+        echo "error: $label: pytest stopped with exit code $rc before reporting its tests (log: $log)" >&2
         exit 1
     fi
     local count p=0 f=0
@@ -117,11 +112,35 @@ run_pytest() {
         esac
     done < <(echo "$summary" | grep -oE '[0-9]+ (passed|failed|errors?)\b')
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "error: addon-tests: pytest exited with $rc but reported no failure (log: $log)" >&2
+        echo "error: $label: pytest exited with $rc but reported no failure (log: $log)" >&2
         exit 1
     fi
     passed=$((passed + p))
     failed=$((failed + f))
+}
+
+# The addon's tests, through pytest-odoo, inside Odoo on the installed
+# database (PYTHONPATH: Odoo is a source tree, not installed in the venv).
+# --odoo-http starts Odoo's HTTP server for the browser tours.
+# A test file that does not import counts as an error, the others still run.
+run_pytest() {
+    local log="$LOGS/addon-tests.log" rc=0
+    echo "== addon-tests (pytest-odoo)"
+    (cd "$ROOT" && PYTHONPATH="$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/pytest" \
+        --odoo-config="$CONF" --odoo-database="$TEST_DB" --odoo-http --odoo-log-level=warn \
+        -o cache_dir="$CACHE_DIR/pytest-cache/$TEST_DB" --continue-on-collection-errors \
+        account_online_synchronization/tests "${PYTEST_ARGS[@]}") 2>&1 | tee "$log" || rc=$?
+    add_pytest_counts addon-tests "$log" "$rc"
+}
+
+# The tools' tests (finding and downloading Odoo) need no Odoo: -p no:odoo,
+# since pytest-odoo imports Odoo when it loads. Nothing written in the clone.
+run_tools_tests() {
+    local log="$LOGS/tools-tests.log" rc=0
+    echo "== tools-tests (pytest)"
+    (cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/pytest" -p no:odoo -p no:cacheprovider \
+        tools/tests) 2>&1 | tee "$log" || rc=$?
+    add_pytest_counts tools-tests "$log" "$rc"
 }
 
 # run_odoo_tests LABEL ODOO-ARGS...: runs, prints the test lines, adds up counts.
@@ -157,8 +176,9 @@ run_odoo_tests() {
 run_pytest
 if [ ${#PYTEST_ARGS[@]} -eq 0 ]; then
     run_odoo_tests odoo-account-tests --test-tags "$ODOO_TAGS"
+    run_tools_tests
 else
-    echo "== odoo-account-tests skipped: pytest arguments select among this addon's tests only"
+    echo "== odoo-account-tests and tools-tests skipped: pytest arguments select among this addon's tests only"
 fi
 
 [ "$KEEP" = 1 ] || { dropdb --if-exists "$TEST_DB"; rm -rf "$CACHE_DIR/data/filestore/$TEST_DB"; }
