@@ -32,6 +32,12 @@ registry.category("web_tour.tours").add("account_online_synchronization_sync_now
             trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`,
         },
         {
+            // The card renders its graph once its data is in: opening the menu
+            // before that would see it closed by the render.
+            content: "The card of the reloaded dashboard shows its graph",
+            trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD} canvas`,
+        },
+        {
             content: "Open the menu of the Demo Bank Current Account card",
             trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`,
             run: `hover && click .o_kanban_renderer:not(.o_aos_before_sync) ${CARD} .o_dropdown_kanban .dropdown-toggle`,
