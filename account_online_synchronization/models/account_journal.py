@@ -41,7 +41,8 @@ class AccountJournal(models.Model):
         groups=ONLINE_SYNC_READERS,
     )
     account_online_currency_id = fields.Many2one(
-        related="account_online_account_id.currency_id", groups=ONLINE_SYNC_READERS,
+        related="account_online_account_id.currency_id", string="Online Account Currency",
+        groups=ONLINE_SYNC_READERS,
     )
     bank_statement_creation_groupby = fields.Selection(
         [
