@@ -133,13 +133,14 @@ run_pytest() {
     add_pytest_counts addon-tests "$log" "$rc"
 }
 
-# The tools' tests (finding and downloading Odoo) need no Odoo: -p no:odoo,
+# The tools' tests (finding and downloading Odoo) and the connectors' tests
+# against the emulators need no Odoo: -p no:odoo,
 # since pytest-odoo imports Odoo when it loads. Nothing written in the clone.
 run_tools_tests() {
     local log="$LOGS/tools-tests.log" rc=0
     echo "== tools-tests (pytest)"
     (cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/pytest" -p no:odoo -p no:cacheprovider \
-        tools/tests) 2>&1 | tee "$log" || rc=$?
+        tools/tests emulators/tests) 2>&1 | tee "$log" || rc=$?
     add_pytest_counts tools-tests "$log" "$rc"
 }
 
