@@ -30,13 +30,14 @@ class OnlineSyncCommon(TransactionCase):
         cls.cron = cls.env.ref("account_online_synchronization.online_sync_cron")
         cls.cron.sudo().nextcall = CRON_NEXTCALL
 
-    def _user(self, login, groups):
+    @classmethod
+    def _user(cls, login, groups):
         """A user made as the user form makes them: its groups are those the
         form offers (Invoicing, Administrator, and the extra rights
         "Show Full Accounting Features" and "- Readonly")."""
         return new_test_user(
-            self.env, login=login, groups=f"base.group_user,{groups}",
-            company_id=self.company.id, company_ids=[self.company.id],
+            cls.env, login=login, groups=f"base.group_user,{groups}",
+            company_id=cls.company.id, company_ids=[cls.company.id],
         )
 
     @classmethod
@@ -128,4 +129,15 @@ class OnlineSyncCommon(TransactionCase):
         )
 
 
-__all__ = ["LOGGER", "NOW", "DemoBankProvider", "OnlineSyncCommon"]
+class ConnectedCommon(OnlineSyncCommon):
+    """The Demo Bank connected once for the whole class: ``link``, and the
+    Current Account's ``journal``."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.link = cls._connect()
+        cls.journal = cls._journal(cls.link)
+
+
+__all__ = ["LOGGER", "NOW", "ConnectedCommon", "DemoBankProvider", "OnlineSyncCommon"]

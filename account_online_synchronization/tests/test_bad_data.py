@@ -13,7 +13,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..providers import Balance
-from .common import LOGGER, NOW, DemoBankProvider, OnlineSyncCommon
+from .common import LOGGER, NOW, ConnectedCommon, DemoBankProvider
 
 DAY = dt.date(2026, 12, 1)
 SYNC_AT = "2026-12-02 10:00:00"
@@ -21,13 +21,7 @@ SYNC_AT = "2026-12-02 10:00:00"
 
 @tagged("post_install", "-at_install")
 @freeze_time(NOW)
-class TestBadData(OnlineSyncCommon):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.link = cls._connect()
-        cls.journal = cls._journal(cls.link)
+class TestBadData(ConnectedCommon):
 
     def _assert_refused(self, message, transactions=(), balance=None):
         """A synchronization that meets this data says ``message`` with a

@@ -12,18 +12,12 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..providers import ProviderUnreachable
-from .common import LOGGER, NOW, DemoBankProvider, OnlineSyncCommon
+from .common import LOGGER, NOW, ConnectedCommon, DemoBankProvider
 
 
 @tagged("post_install", "-at_install")
 @freeze_time(NOW)
-class TestSecurity(OnlineSyncCommon):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.link = cls._connect()
-        cls.journal = cls._journal(cls.link)
+class TestSecurity(ConnectedCommon):
 
     def test_the_administrator_of_a_fresh_database_connects_and_synchronizes(self):
         # Nothing granted by the tests: admin is what a fresh Community database makes of it.

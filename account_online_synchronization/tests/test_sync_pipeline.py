@@ -12,7 +12,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..providers import PENDING, ProviderUnreachable
-from .common import LOGGER, NOW, DemoBankProvider, OnlineSyncCommon
+from .common import NOW, DemoBankProvider, OnlineSyncCommon
 
 
 @tagged("post_install", "-at_install")

@@ -4,9 +4,9 @@ and for no other."""
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import NOW, OnlineSyncCommon
+from .common import NOW, ConnectedCommon
 
 MODULE = "account_online_synchronization"
 # Who opens which window: the Accounting Administrator everything; users with
@@ -34,21 +34,15 @@ CONFIGURES = {"admin", "manager"}
 
 @tagged("post_install", "-at_install")
 @freeze_time(NOW)
-class TestViews(OnlineSyncCommon):
+class TestViews(ConnectedCommon):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.link = cls._connect()
         cls.users = {
-            role: cls.admin if groups is None else cls._make_user(role, groups)
+            role: cls.admin if groups is None else cls._user(role, groups)
             for role, groups in ROLES.items()
         }
-
-    @classmethod
-    def _make_user(cls, login, groups):
-        return new_test_user(cls.env, login=login, groups=f"base.group_user,{groups}",
-                             company_id=cls.company.id, company_ids=[cls.company.id])
 
     def _records(self, model):
         return self.env["ir.model.data"].search([("module", "=", MODULE), ("model", "=", model)])
@@ -122,7 +116,7 @@ class TestViews(OnlineSyncCommon):
 
     def test_journal_dashboard_and_form_open_for_each_role(self):
         dashboard = self.env.ref("account.account_journal_dashboard_kanban_view")
-        journal = self._journal(self.link)
+        journal = self.journal
         for role, user in self.users.items():
             with self.subTest(role=role):
                 Journal = self.env["account.journal"].with_user(user)
