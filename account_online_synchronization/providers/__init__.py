@@ -12,6 +12,7 @@ from .base import (  # noqa: F401
     Consent,
     ConsentExpired,
     Institution,
+    InvalidCredentials,
     InvalidData,
     ProviderConfig,
     ProviderError,

@@ -33,6 +33,7 @@ class Institution:
     history_days: int = 90
     auto_sync_allowed: bool = True
     daily_refresh_limit: int = 0  # 0: no limit
+    max_consent_days: int | None = None  # the longest consent the bank grants; None: not told
 
 
 @dataclass
@@ -130,6 +131,13 @@ class ProviderError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+
+class InvalidCredentials(ProviderError):
+    """The aggregator refuses the application's own credentials (keys,
+    secrets): an administrator must fix them, reconnecting the bank won't."""
+
+    code = "invalid_credentials"
 
 
 class AuthenticationExpired(ProviderError):
