@@ -27,7 +27,6 @@ import itertools
 import os
 import secrets
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -154,21 +153,6 @@ class EnableBankingEmulator(EmulatorServer):
         # The bank's own pages are for the user's browser: no application JWT there.
         self.route("GET", "/bank/{authorization_id}", self._bank_page)
         self.route("POST", "/bank/{authorization_id}", self._bank_decision)
-
-    # -- speed: candidates for EmulatorServer itself --------------------------------
-
-    def _handler_class(self):
-        class Handler(super()._handler_class()):
-            # Headers and body go out in two writes: without this, Nagle + delayed ACK cost 40 ms a call.
-            disable_nagle_algorithm = True
-        return Handler
-
-    def start(self) -> "EnableBankingEmulator":
-        # A short poll interval: stop() waits for it, once per test.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=type(self).__name__, daemon=True)
-        self._thread.start()
-        return self
 
     # -- programmable data ------------------------------------------------------
 
