@@ -53,10 +53,16 @@ class Consent:
 @dataclass(frozen=True)
 class ConnectStep:
     """What follows a connection request: a page for the user, or a consent
-    that is already granted (no user interaction needed)."""
+    that is already granted (no user interaction needed).
+
+    ``data`` is what the provider needs again to finish the connection (the
+    aggregator's ids of the request): the Odoo layer keeps it with the
+    connection and hands it back to ``finish_connect`` as
+    ``callback_params["connect_data"]``."""
 
     redirect_url: str | None = None
     consent: Consent | None = None
+    data: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,10 +207,16 @@ class BankProvider(abc.ABC):
 
     @abc.abstractmethod
     def start_connect(self, institution_id: str, redirect_url: str, state: str) -> ConnectStep:
-        """Ask for a consent; ``state`` comes back with the user on ``redirect_url``."""
+        """Ask for a consent; ``state`` comes back with the user on ``redirect_url``.
+        ``state`` must be new for each attempt (some aggregators refuse a reference
+        used before)."""
 
     def finish_connect(self, institution_id: str, callback_params: dict) -> Consent:
-        """Turn what the bank sent back to ``redirect_url`` into a consent."""
+        """Turn what the bank sent back to ``redirect_url`` into a consent.
+
+        ``callback_params``: the query parameters of the return to ``redirect_url``,
+        plus ``"connect_data"``: the ``data`` of the :class:`ConnectStep` that
+        ``start_connect`` returned (an empty dict when it had none)."""
         raise NotImplementedError(f"{self.name} does not use a redirect flow")
 
     def refresh(self, consent: Consent, automatic: bool) -> None:
