@@ -214,6 +214,8 @@ class AccountOnlineLink(models.Model):
         self.ensure_one()
         self._check_can_configure()
         new_accounts = self._run_guarded(self._fetch_accounts, automatic=False)
+        if new_accounts is None:
+            return self._notify(self._rate_limit_message(), "warning")
         return self._notify(
             _("%(count)s new bank account(s) found.", count=len(new_accounts)),
             "success" if new_accounts else "info",
@@ -397,10 +399,7 @@ class AccountOnlineLink(models.Model):
             return StatementLine
         client = self.provider_id._get_client()
         consent = self._get_consent()
-        try:
-            client.refresh(consent, automatic=automatic)
-        except providers.RateLimited as error:
-            return error
+        client.refresh(consent, automatic=automatic)
         lines = StatementLine
         for account in accounts:
             lines |= account._import_transactions(client, consent)
@@ -417,7 +416,8 @@ class AccountOnlineLink(models.Model):
 
     def _run_guarded(self, work, automatic):
         """Run ``work`` in a savepoint: its result, or, on any error, nothing
-        of it kept and the error recorded where the user looks."""
+        of it kept and the error recorded where the user looks (None when the
+        bank asked to wait: that is no error)."""
         try:
             with self.env.cr.savepoint():
                 result = work()
@@ -428,6 +428,10 @@ class AccountOnlineLink(models.Model):
             raise SyncInProgress(_(
                 "%(name)s is being synchronized right now. Try again in a few minutes.", name=self.name,
             )) from None
+        except providers.RateLimited as error:
+            # Whichever call the bank refused: not an error, the same window comes again later.
+            self._handle_rate_limit(error)
+            return None
         except providers.ProviderError as error:
             return self._handle_error(error, automatic=automatic)
         except (UserError, ValidationError) as error:
@@ -441,9 +445,6 @@ class AccountOnlineLink(models.Model):
                                         detail=type(error).__name__),
                 automatic=automatic,
             )
-        if isinstance(result, providers.RateLimited):
-            self._handle_rate_limit(result)
-            return None
         return result
 
     def _lock_for_sync(self):

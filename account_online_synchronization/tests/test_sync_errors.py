@@ -68,6 +68,33 @@ class TestSyncErrors(OnlineSyncCommon):
         self.assertIn("Too many requests.", self._messages(link)[0])
         self.assertEqual(link.state, "connected")
 
+    def test_rate_limit_on_any_call_is_not_an_error(self):
+        link = self._connect()
+        journals = link.journal_ids
+        counts = {journal: len(self._lines(journal)) for journal in journals}
+        real_get_transactions = DemoBankProvider.get_transactions
+        reset = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.timezone.utc)
+
+        def quota_spent_on_dollars(provider, consent, account_id, date_from, date_to):
+            if account_id.endswith("dollar"):
+                raise providers.RateLimited("4 calls a day.", reset_at=reset)
+            return real_get_transactions(provider, consent, account_id, date_from, date_to)
+
+        with freeze_time("2026-12-01 10:00:00"), \
+                patch.object(DemoBankProvider, "get_transactions", quota_spent_on_dollars):
+            action = link.action_fetch_transactions()
+            self.assertEqual(action["params"]["type"], "warning")
+            self.assertEqual(link.state, "connected")
+            self.assertEqual(link.rate_limit_reset, dt.datetime(2026, 12, 2, 9, 0))
+            self.assertEqual({journal: len(self._lines(journal)) for journal in journals}, counts,
+                             "all or nothing: the EUR account's import waits too")
+            self.assertIn("4 calls a day.", self._messages(link)[0])
+        with freeze_time("2026-12-02 09:30:00"):
+            link.action_fetch_transactions()
+            for journal in journals:
+                self.assertGreater(len(self._lines(journal)), counts[journal])
+                self.assertBooksMatchBank(journal)
+
     def test_cron_tells_an_odoo_error_inside_an_import(self):
         link = self._connect()
         journal = self._journal(link)
