@@ -464,7 +464,9 @@ class _KnownTransactions:
         """The identifier to import the transaction under, or None when the
         journal has it already."""
         if self.unidentified[(date, amount)] and identifier not in self.by_identifier:
+            # The journal's line stands for it; a repeat in the same answer is a duplicate.
             self.unidentified[(date, amount)] -= 1
+            self.by_identifier[identifier] = (date, amount)
             return None
         known = self.by_identifier.get(identifier)
         if known is None:

@@ -140,7 +140,9 @@ class TestNothingLost(OnlineSyncCommon):
         self.env.invalidate_all()
         before = Counter((l.date, l.amount) for l in self._lines(journal))
         evening = self._transaction("EVENING-25", "-30.00", EVENING_25, label="Evening")
-        with freeze_time("2026-12-05 10:00:00"), self._bank_shows([morning, evening], balance_delta="-10.00"):
+        # The bank repeats the morning's transaction in its answer: still one line.
+        with freeze_time("2026-12-05 10:00:00"), \
+                self._bank_shows([morning, morning, evening], balance_delta="-10.00"):
             link = self._connect()
             self.assertEqual(self._journal(link), journal)
             after = Counter((l.date, l.amount) for l in self._lines(journal))
