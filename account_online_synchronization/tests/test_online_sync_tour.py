@@ -98,3 +98,23 @@ class TestConnectionScreensTour(HttpCase):
             self.env["account.bank.statement.line"].search_count([("journal_id", "in", link.journal_ids.ids)]),
             before, "Fetch Transactions right after connecting finds nothing new",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestBalanceDifferenceTour(HttpCase):
+
+    def test_dashboard_card_tells_the_difference_and_leads_to_it(self):
+        admin = self.env.ref("base.user_admin")
+        institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
+        link = self.env["account.online.link"].with_user(admin).create({"institution_id": institution.id})
+        link.action_connect()
+        journal = link.account_online_account_ids.filtered(lambda a: a.name == "Current Account").journal_ids
+        # A line the bank will not send again (older than the days each sync re-reads) goes missing.
+        missing = self.env["account.bank.statement.line"].search(
+            [("journal_id", "=", journal.id), ("online_transaction_identifier", "!=", False)],
+            order="date asc", offset=10, limit=1,
+        )
+        missing.unlink()
+        journal.with_user(admin).manual_sync()
+        self.assertTrue(journal.account_online_balance_difference)
+        self.start_tour("/odoo/accounting", "account_online_synchronization_balance_difference", login="admin")

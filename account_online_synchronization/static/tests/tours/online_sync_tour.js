@@ -106,3 +106,24 @@ registry.category("web_tour.tours").add("account_online_synchronization_connecti
         },
     ],
 });
+
+// Started by tests/test_online_sync_tour.py after a line of "Demo Bank
+// Current Account" went missing: the card says so, and leads to why.
+registry.category("web_tour.tours").add("account_online_synchronization_balance_difference", {
+    url: "/odoo/accounting",
+    steps: () => [
+        {
+            content: "The card of the journal says its balance differs from the bank's",
+            trigger: `${CARD} .o_online_balance_difference:contains("Differs from Bank")`,
+        },
+        {
+            content: "Open what the difference is about",
+            trigger: `${CARD} .o_online_balance_difference a`,
+            run: "click",
+        },
+        {
+            content: "The connection's chatter gives both balances and the difference",
+            trigger: '.o-mail-Message:contains("a difference of"):contains("Transactions are missing or counted twice")',
+        },
+    ],
+});
