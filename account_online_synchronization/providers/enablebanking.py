@@ -23,8 +23,6 @@ from urllib.parse import quote
 import jwt
 import requests
 from cryptography.exceptions import UnsupportedAlgorithm
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from .base import (
     PENDING,
@@ -43,6 +41,7 @@ from .base import (
     RateLimited,
     Transaction,
 )
+from .http import retrying_session
 
 _logger = logging.getLogger(__name__)
 
@@ -69,15 +68,6 @@ _NOT_JSON = object()
 
 class _WrongContinuationKey(ProviderError):
     """The API no longer knows the key of the next page: start the listing again."""
-
-
-class _BoundedRetry(Retry):
-    # urllib3 would also retry a 429 or 413 that carries Retry-After: never retry a 4xx.
-    RETRY_AFTER_STATUS_CODES = frozenset({503})
-
-    def get_retry_after(self, response):
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 def _untrusted(detail: str) -> InvalidData:
@@ -158,17 +148,7 @@ class EnableBankingProvider(BankProvider):
 
     def _session(self) -> requests.Session:
         if self._http is None:
-            retry = _BoundedRetry(
-                total=self.RETRY_TOTAL, connect=self.RETRY_TOTAL, status=self.RETRY_TOTAL,
-                # A read timeout is not retried: the wait would multiply, the next synchronization retries.
-                read=0, other=0,
-                backoff_factor=self.RETRY_BACKOFF, status_forcelist=(500, 502, 503, 504),
-                allowed_methods=frozenset({"GET"}), respect_retry_after_header=True, raise_on_status=False,
-            )
-            self._http = requests.Session()
-            adapter = HTTPAdapter(max_retries=retry)
-            self._http.mount("https://", adapter)
-            self._http.mount("http://", adapter)
+            self._http = retrying_session(self.RETRY_TOTAL, self.RETRY_BACKOFF, MAX_RETRY_AFTER)
         return self._http
 
     def _jwt(self) -> str:

@@ -27,8 +27,6 @@ import re
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from . import gocardless_records as records
 from .base import (
@@ -45,6 +43,7 @@ from .base import (
     ProviderUnreachable,
     RateLimited,
 )
+from .http import retrying_session
 
 _logger = logging.getLogger(__name__)
 
@@ -57,19 +56,7 @@ UNFINISHED_STATUSES = {"CR", "GC", "UA", "SA", "GA"}
 TOKEN_MARGIN = dt.timedelta(seconds=60)
 EUA_EXPIRED_RE = re.compile(r"(end user agreement|\bEUA\b).*expired", re.IGNORECASE | re.DOTALL)
 CONSENT_OVER_TYPES = {"AccessExpiredError", "AccountInactiveError"}
-RETRY_STATUSES = (500, 502, 503, 504)
-
-
-class _Retry(Retry):
-    """urllib3's Retry, minus 429: with ``respect_retry_after_header`` it
-    would retry a 429 carrying Retry-After, spending the quota again."""
-
-    RETRY_AFTER_STATUS_CODES = frozenset({503})
-    MAX_RETRY_AFTER = 10.0  # seconds: a worker never sleeps longer on a 503
-
-    def get_retry_after(self, response):
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
+MAX_RETRY_AFTER = 10.0  # seconds: a worker never sleeps longer on a 503
 
 
 class GoCardlessProvider(BankProvider):
@@ -93,23 +80,7 @@ class GoCardlessProvider(BankProvider):
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            retry = _Retry(
-                total=self.RETRY_ATTEMPTS,
-                connect=self.RETRY_ATTEMPTS,
-                status=self.RETRY_ATTEMPTS,
-                # A GET that timed out may have spent the day's quota: not again.
-                read=False,
-                other=0,
-                backoff_factor=self.RETRY_BACKOFF,
-                status_forcelist=RETRY_STATUSES,
-                allowed_methods=frozenset({"GET"}),
-                respect_retry_after_header=True,
-                raise_on_status=False,
-            )
-            session = requests.Session()
-            adapter = HTTPAdapter(max_retries=retry)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session = retrying_session(self.RETRY_ATTEMPTS, self.RETRY_BACKOFF, MAX_RETRY_AFTER)
             session.headers.update({"Accept": "application/json"})
             self._session = session
         return self._session

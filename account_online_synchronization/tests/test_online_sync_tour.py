@@ -13,12 +13,12 @@ REIMPORTED_LABEL = "Office rent"
 REIMPORTED_PARTNER = "Immobilière Lefèvre SA"
 
 
-@tagged("post_install", "-at_install")
-class TestOnlineSyncTour(HttpCase):
+class DemoBankTourCase(HttpCase):
+    """Tours start with the Demo Bank connected by the administrator of the
+    fresh database: nothing granted here."""
 
     def setUp(self):
         super().setUp()
-        # As the administrator of a fresh database: nothing granted here.
         self.env = self.env(user=self.env.ref("base.user_admin"))
         institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
         self.assertTrue(institution, "the Demo Bank directory is loaded at install")
@@ -28,6 +28,13 @@ class TestOnlineSyncTour(HttpCase):
             lambda account: account.name == "Current Account"
         )
         self.journal = self.online_account.journal_ids
+
+
+@tagged("post_install", "-at_install")
+class TestOnlineSyncTour(DemoBankTourCase):
+
+    def setUp(self):
+        super().setUp()
         self.assertEqual(self.journal.name, "Demo Bank Current Account")
 
         # Take back what the bank sent lately, and every office rent.
@@ -84,13 +91,10 @@ class TestOnlineSyncTour(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestConnectionScreensTour(HttpCase):
+class TestConnectionScreensTour(DemoBankTourCase):
 
     def test_configuration_menu_to_a_connection(self):
-        admin = self.env.ref("base.user_admin")
-        institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
-        link = self.env["account.online.link"].with_user(admin).create({"institution_id": institution.id})
-        link.action_connect()
+        link = self.link
         before = self.env["account.bank.statement.line"].search_count([("journal_id", "in", link.journal_ids.ids)])
         self.start_tour("/odoo/accounting", "account_online_synchronization_connection_screens", login="admin")
         self.assertEqual(link.state, "connected")
@@ -101,20 +105,16 @@ class TestConnectionScreensTour(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestBalanceDifferenceTour(HttpCase):
+class TestBalanceDifferenceTour(DemoBankTourCase):
 
     def test_dashboard_card_tells_the_difference_and_leads_to_it(self):
-        admin = self.env.ref("base.user_admin")
-        institution = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
-        link = self.env["account.online.link"].with_user(admin).create({"institution_id": institution.id})
-        link.action_connect()
-        journal = link.account_online_account_ids.filtered(lambda a: a.name == "Current Account").journal_ids
+        journal = self.journal
         # A line the bank will not send again (older than the days each sync re-reads) goes missing.
         missing = self.env["account.bank.statement.line"].search(
             [("journal_id", "=", journal.id), ("online_transaction_identifier", "!=", False)],
             order="date asc", offset=10, limit=1,
         )
         missing.unlink()
-        journal.with_user(admin).manual_sync()
+        journal.manual_sync()
         self.assertTrue(journal.account_online_balance_difference)
         self.start_tour("/odoo/accounting", "account_online_synchronization_balance_difference", login="admin")

@@ -1,0 +1,51 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The HTTP session every connector talks to its aggregator with."""
+from __future__ import annotations
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+RETRY_STATUSES = (500, 502, 503, 504)
+
+
+class _BoundedRetry(Retry):
+    """urllib3's Retry, minus 429 and 413: with ``respect_retry_after_header``
+    it would retry them when they carry Retry-After, and a refused quota asked
+    again is only refused again. A 503's Retry-After is obeyed up to
+    ``max_retry_after`` seconds: a synchronization must not hang."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
+
+    def __init__(self, *args, max_retry_after: float = 30.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = max_retry_after
+
+    def new(self, **kwargs):
+        # urllib3 makes a new Retry at each attempt: keep the bound.
+        retry = super().new(**kwargs)
+        retry.max_retry_after = self.max_retry_after
+        return retry
+
+    def get_retry_after(self, response):
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self.max_retry_after)
+
+
+def retrying_session(attempts: int, backoff: float, max_retry_after: float) -> requests.Session:
+    """A session that retries GETs on connection errors and 5xx, with
+    ``backoff`` seconds doubled at each attempt; never a 4xx, never a read
+    timeout (the call may have been served and spent a quota; the wait would
+    multiply), never a POST."""
+    retry = _BoundedRetry(
+        # read=False: a read timeout is raised as one (requests.Timeout), not retried.
+        total=attempts, connect=attempts, status=attempts, read=False, other=0,
+        backoff_factor=backoff, status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}), respect_retry_after_header=True, raise_on_status=False,
+        max_retry_after=max_retry_after,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
