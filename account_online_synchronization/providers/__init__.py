@@ -19,6 +19,8 @@ from .base import (  # noqa: F401
     ProviderUnreachable,
     RateLimited,
     Transaction,
+    TransactionChanges,
+    WebhookEvent,
 )
 from .demo import DemoBankProvider
 

@@ -67,11 +67,17 @@ class ConnectStep:
 
 @dataclass(frozen=True)
 class BankAccount:
+    """``identifier`` is what the aggregator calls the account in this consent;
+    a new consent may give it another one. ``account_number`` (the IBAN where
+    there is one) and ``stable_identifier`` (an id the aggregator keeps across
+    consents, such as Enable Banking's ``identification_hash``) find it again."""
+
     identifier: str
     name: str
     currency: str
     account_number: str | None = None
     holder_name: str | None = None
+    stable_identifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,37 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class TransactionChanges:
+    """What the bank reports for one account in one synchronization.
+
+    ``added``: transactions that may be new (the Odoo layer skips those it
+    already has). ``modified``: transactions the bank changed since it sent
+    them (same identifier). ``removed``: identifiers of transactions the bank
+    withdrew (a pending one replaced by its posted one, a cancelled one).
+    ``cursor``: where the next call resumes, for aggregators that report
+    changes since a cursor (None for date windows); the Odoo layer keeps it
+    only once the changes are imported."""
+
+    added: list = field(default_factory=list)
+    modified: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A notification the aggregator pushed to Odoo, once verified.
+
+    ``consent_identifier``: the consent it is about (``Consent.identifier``).
+    ``kind``: ``"transactions"`` (new transactions are ready: synchronize
+    soon), ``"login_required"`` (the user must renew the login at the bank)
+    or ``"other"`` (nothing to do)."""
+
+    consent_identifier: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     """What the Odoo layer hands to a provider."""
 
@@ -119,6 +156,8 @@ class ProviderConfig:
     api_base_url: str | None = None
     credentials: dict = field(default_factory=dict, repr=False)
     timeout: float = 30.0
+    # Where the aggregator may push notifications (see BankProvider.parse_webhook); None: nowhere.
+    webhook_url: str | None = None
     # Injected so that tests and demos control time.
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
 
@@ -194,6 +233,15 @@ class BankProvider(abc.ABC):
     code: ClassVar[str]
     name: ClassVar[str]
     needs_credentials: ClassVar[bool] = True
+    #: The aggregator reports changes since a cursor (:meth:`get_changes`)
+    #: rather than the transactions of a date window.
+    uses_cursor: ClassVar[bool] = False
+    #: Set when the user connects by pasting a token the aggregator gave them
+    #: (:meth:`connect_with_token`) instead of going to the bank's page: the
+    #: label of that token, as the user knows it.
+    setup_token_label: ClassVar[str | None] = None
+    #: The aggregator pushes notifications (:meth:`parse_webhook`).
+    has_webhooks: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig):
         self.config = config
@@ -206,18 +254,39 @@ class BankProvider(abc.ABC):
         """The banks this aggregator offers, optionally in one country (ISO code)."""
 
     @abc.abstractmethod
-    def start_connect(self, institution_id: str, redirect_url: str, state: str) -> ConnectStep:
-        """Ask for a consent; ``state`` comes back with the user on ``redirect_url``.
-        ``state`` must be new for each attempt (some aggregators refuse a reference
-        used before)."""
+    def start_connect(
+        self, institution_id: str, redirect_url: str, state: str, consent: Consent | None = None
+    ) -> ConnectStep:
+        """Ask for a consent. The user comes back to ``redirect_url`` with
+        ``state`` among the query parameters (a connector whose aggregator
+        does not carry it adds it to ``redirect_url`` itself). ``state`` is new
+        for each attempt. ``consent``: the current one, when the user renews
+        it (Reconnect, Update Credentials); aggregators with an update mode
+        renew the login of that consent instead of making a new one."""
 
-    def finish_connect(self, institution_id: str, callback_params: dict) -> Consent:
+    def finish_connect(
+        self, institution_id: str, callback_params: dict, consent: Consent | None = None
+    ) -> Consent:
         """Turn what the bank sent back to ``redirect_url`` into a consent.
 
         ``callback_params``: the query parameters of the return to ``redirect_url``,
         plus ``"connect_data"``: the ``data`` of the :class:`ConnectStep` that
-        ``start_connect`` returned (an empty dict when it had none)."""
+        ``start_connect`` returned (an empty dict when it had none).
+        ``consent``: as given to ``start_connect``."""
         raise NotImplementedError(f"{self.name} does not use a redirect flow")
+
+    def connect_with_token(self, institution_id: str, token: str) -> Consent:
+        """Turn the token the user pasted into a consent (aggregators with a
+        :attr:`setup_token_label`). A token is usually good for one claim:
+        a second one raises :class:`ProviderError`."""
+        raise NotImplementedError(f"{self.name} does not connect with a token")
+
+    def parse_webhook(self, headers: dict, body: bytes) -> WebhookEvent | None:
+        """Verify a notification pushed by the aggregator (``headers`` with
+        lower-case names, the raw ``body``). Raises :class:`InvalidData` when
+        it is not signed by the aggregator, or too old; None when it concerns
+        nothing Odoo acts on."""
+        raise NotImplementedError(f"{self.name} sends no notifications")
 
     def refresh(self, consent: Consent, automatic: bool) -> None:
         """Called once before each synchronization. Raises
@@ -232,8 +301,18 @@ class BankProvider(abc.ABC):
     def get_balance(self, consent: Consent, account_id: str) -> Balance:
         """The account's booked balance today."""
 
-    @abc.abstractmethod
     def get_transactions(
         self, consent: Consent, account_id: str, date_from: dt.date, date_to: dt.date
     ) -> list[Transaction]:
-        """Posted and pending transactions booked between both dates (included)."""
+        """Posted and pending transactions booked between both dates (included).
+        Every connector without :attr:`uses_cursor` implements it."""
+        raise NotImplementedError(f"{self.name} reports changes since a cursor: use get_changes")
+
+    def get_changes(
+        self, consent: Consent, account_id: str, cursor: str | None, date_from: dt.date, date_to: dt.date
+    ) -> TransactionChanges:
+        """What changed on the account: since ``cursor`` (None: from the start
+        of the history) for :attr:`uses_cursor` connectors, else in the
+        window from ``date_from`` to ``date_to``, where the bank tells
+        nothing about modified or removed transactions."""
+        return TransactionChanges(added=list(self.get_transactions(consent, account_id, date_from, date_to)))

@@ -132,7 +132,7 @@ class DemoBankProvider(BankProvider):
                 return inst
         raise InvalidData(f"Demo Bank has no institution {institution_id!r}.")
 
-    def start_connect(self, institution_id, redirect_url, state):
+    def start_connect(self, institution_id, redirect_url, state, consent=None):
         inst = self._institution(institution_id)
         now = self.now()
         consent = Consent(

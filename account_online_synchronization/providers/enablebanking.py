@@ -277,7 +277,7 @@ class EnableBankingProvider(BankProvider):
             ))
         return institutions
 
-    def start_connect(self, institution_id, redirect_url, state):
+    def start_connect(self, institution_id, redirect_url, state, consent=None):
         country, _sep, bank_name = institution_id.partition(":")
         if not (country and bank_name):
             raise ProviderError(f"{institution_id!r} is not an Enable Banking bank (COUNTRY:Name).")
@@ -301,7 +301,7 @@ class EnableBankingProvider(BankProvider):
             raise InvalidData("Enable Banking sent a bank address that is not a web address.")
         return ConnectStep(redirect_url=url)
 
-    def finish_connect(self, institution_id, callback_params):
+    def finish_connect(self, institution_id, callback_params, consent=None):
         if callback_params.get("error"):
             reason = self._scrub(str(callback_params.get("error_description") or callback_params["error"]))[:200]
             raise ProviderError("The connection was refused at the bank: no consent was given.",
@@ -370,7 +370,8 @@ class EnableBankingProvider(BankProvider):
         consent.data["accounts"] = records
         return [
             BankAccount(identifier=record["uid"], name=record["name"] or record["iban"] or record["uid"],
-                        currency=record["currency"], account_number=record["iban"])
+                        currency=record["currency"], account_number=record["iban"],
+                        stable_identifier=record.get("identification_hash"))
             for record in records
         ]
 

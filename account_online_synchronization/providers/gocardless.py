@@ -8,7 +8,8 @@ requisition (the user's trip to the bank, which links the accounts):
   link. Their ids come back through ``ConnectStep.data``, which the Odoo layer
   keeps and hands back as ``callback_params["connect_data"]``: the API cannot
   find a requisition by its reference. ``state`` is the requisition's
-  reference (GoCardless wants it unique) and returns as ``?ref=``.
+  reference (GoCardless wants it unique) and returns as ``?ref=``; it is
+  also added to the redirect address, where the Odoo layer looks for it.
 - ``finish_connect`` reads the requisition: linked (LN), it is the consent.
 - Access tokens last a day, refresh tokens a month; both are kept in
   ``consent.data["tokens"]`` with a fingerprint of the secrets that made
@@ -24,7 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -283,7 +284,7 @@ class GoCardlessProvider(BankProvider):
             listed.setdefault(inst.identifier, inst)
         return list(listed.values())
 
-    def start_connect(self, institution_id, redirect_url, state):
+    def start_connect(self, institution_id, redirect_url, state, consent=None):
         inst = records.institution(self._call("GET", f"institutions/{quote(institution_id, safe='')}/"),
                                    self.DAILY_ACCOUNT_QUOTA)
         agreement = records.obj(self._call("POST", "agreements/enduser/", payload={
@@ -294,7 +295,8 @@ class GoCardlessProvider(BankProvider):
         }), "agreement")
         agreement_id = records.text(agreement.get("id"), "agreement id")
         requisition = records.obj(self._call("POST", "requisitions/", payload={
-            "redirect": redirect_url,
+            # GoCardless sends the reference back as ``ref``: the state rides along by name.
+            "redirect": _with_query(redirect_url, state=state),
             "institution_id": inst.identifier,
             "agreement": agreement_id,
             "reference": state,
@@ -314,7 +316,7 @@ class GoCardlessProvider(BankProvider):
         records.text(requisition.get("status"), "requisition status")
         return requisition
 
-    def finish_connect(self, institution_id, callback_params):
+    def finish_connect(self, institution_id, callback_params, consent=None):
         connect_data = callback_params.get("connect_data") or {}
         requisition_id = connect_data.get("requisition_id")
         if not (isinstance(requisition_id, str) and requisition_id):
@@ -433,3 +435,10 @@ class GoCardlessProvider(BankProvider):
         pending = records.array(lists.get("pending") or [], "pending transactions")
         return ([records.transaction(raw, POSTED) for raw in booked]
                 + [records.transaction(raw, PENDING) for raw in pending])
+
+
+def _with_query(url: str, **params) -> str:
+    """``url`` with ``params`` added to its query string."""
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))

@@ -32,16 +32,20 @@ class _BoundedRetry(Retry):
         return None if seconds is None else min(seconds, self.max_retry_after)
 
 
-def retrying_session(attempts: int, backoff: float, max_retry_after: float) -> requests.Session:
-    """A session that retries GETs on connection errors and 5xx, with
-    ``backoff`` seconds doubled at each attempt; never a 4xx, never a read
-    timeout (the call may have been served and spent a quota; the wait would
-    multiply), never a POST."""
+def retrying_session(
+    attempts: int, backoff: float, max_retry_after: float, methods: frozenset = frozenset({"GET"})
+) -> requests.Session:
+    """A session that retries ``methods`` (GET: the idempotent calls) on
+    connection errors and 5xx, with ``backoff`` seconds doubled at each
+    attempt; never a 4xx, never a read timeout (the call may have been served
+    and spent a quota; the wait would multiply). An API whose reads are POSTs
+    passes ``methods`` with POST and mounts :func:`non_retrying_adapter` on
+    the URLs of its calls that change something."""
     retry = _BoundedRetry(
         # read=False: a read timeout is raised as one (requests.Timeout), not retried.
         total=attempts, connect=attempts, status=attempts, read=False, other=0,
         backoff_factor=backoff, status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET"}), respect_retry_after_header=True, raise_on_status=False,
+        allowed_methods=frozenset(methods), respect_retry_after_header=True, raise_on_status=False,
         max_retry_after=max_retry_after,
     )
     session = requests.Session()
@@ -49,3 +53,9 @@ def retrying_session(attempts: int, backoff: float, max_retry_after: float) -> r
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def non_retrying_adapter() -> HTTPAdapter:
+    """For calls that must never be sent twice: ``session.mount(url, ...)``
+    (requests picks the adapter of the longest matching prefix)."""
+    return HTTPAdapter(max_retries=Retry(total=0, read=False, raise_on_status=False))

@@ -146,7 +146,7 @@ def test_full_flow_through_the_bank_page(client, emulator, clock):
     assert agreement == {"institution_id": REVOLUT, "max_historical_days": 730, "access_valid_for_days": 180,
                          "access_scope": ["balances", "details", "transactions"]}
     requisition = json.loads(calls(emulator, "/requisitions/", "POST")[0].body)
-    assert requisition == {"redirect": REDIRECT, "institution_id": REVOLUT, "agreement": step.data["agreement_id"],
+    assert requisition == {"redirect": REDIRECT + "?state=state-1", "institution_id": REVOLUT, "agreement": step.data["agreement_id"],
                            "reference": "state-1"}
     assert step.consent is None and step.data["requisition_id"]
 
@@ -156,7 +156,7 @@ def test_full_flow_through_the_bank_page(client, emulator, clock):
     clock.advance(minutes=3)
     answer = requests.post(step.redirect_url + "approve", allow_redirects=False, timeout=5)
     assert answer.status_code == 302
-    assert answer.headers["Location"] == REDIRECT + "?ref=state-1"
+    assert answer.headers["Location"] == REDIRECT + "?state=state-1&ref=state-1"
 
     consent = client.finish_connect(REVOLUT, {**back_params(answer.headers["Location"]), "connect_data": step.data})
     assert consent.identifier == step.data["requisition_id"]
