@@ -3,12 +3,14 @@
     "name": "Online Bank Synchronization",
     "summary": "Import bank transactions automatically from your bank, "
     "grouped in statements, without duplicates or gaps",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "account_online_synchronization contributors",
     "website": "https://github.com/account-online-synchronization/account_online_synchronization",
     "depends": ["account"],
+    # Enable Banking signs its requests (RS256 JWT); Plaid signs its webhooks (ES256).
+    "external_dependencies": {"python": ["PyJWT", "cryptography"]},
     "data": [
         "security/ir.model.access.csv",
         "security/account_online_synchronization_security.xml",
@@ -23,6 +25,7 @@
         "views/account_journal_dashboard_views.xml",
         "views/account_bank_statement_line_views.xml",
         "views/account_online_synchronization_menus.xml",
+        "views/account_online_consent_templates.xml",
     ],
     "assets": {
         "web.assets_tests": [

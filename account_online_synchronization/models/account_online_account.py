@@ -25,6 +25,7 @@ SAME_TRANSACTION_MAX_DAYS = 3
 # Written by the synchronization only (with sudo), never by a user.
 SYSTEM_FIELDS = frozenset({
     "online_identifier", "account_online_link_id", "balance", "last_sync", "balance_difference",
+    "stable_identifier", "sync_cursor",
 })
 
 
@@ -42,6 +43,13 @@ class AccountOnlineAccount(models.Model):
         required=True, readonly=True, help="How the aggregator names this account.",
     )
     account_number = fields.Char()
+    stable_identifier = fields.Char(
+        readonly=True, help="The aggregator's id of this account that a new consent keeps.",
+    )
+    sync_cursor = fields.Char(
+        readonly=True, copy=False,
+        help="Where the aggregator resumes its list of changes (aggregators that report changes since a cursor).",
+    )
     currency_id = fields.Many2one("res.currency", required=True)
     balance = fields.Monetary(readonly=True, help="Booked balance at the bank, at the last synchronization.")
     balance_difference = fields.Monetary(
@@ -183,15 +191,13 @@ class AccountOnlineAccount(models.Model):
                 # Lines already there (an earlier connection, a file import):
                 # go on from them, overlapping as every sync does.
                 start = max(start, last_line.date - dt.timedelta(days=OVERLAP_DAYS))
-        lock_date = max(filter(None, (journal.company_id.fiscalyear_lock_date,
-                                      journal.company_id.hard_lock_date)), default=None)
-        if lock_date:
-            start = max(start, lock_date + dt.timedelta(days=1))
-        return start
+        first_open_day = self._lock_date_limit(journal)
+        return max(start, first_open_day) if first_open_day else start
 
     def _import_transactions(self, client, consent):
-        """Fetch and import this account's posted transactions. Raises a
-        provider error, without writing anything, when the data is unusable."""
+        """Fetch and import this account's posted transactions, and apply what
+        the bank changed or withdrew. Raises a provider error, without writing
+        anything, when the data is unusable."""
         self.ensure_one()
         journal = self.journal_ids
         link = self.account_online_link_id
@@ -202,18 +208,140 @@ class AccountOnlineAccount(models.Model):
         self._check_balance_data(balance)
         # A bank ahead of our timezone already books tomorrow's date.
         date_to = today + dt.timedelta(days=1)
-        transactions = client.get_transactions(consent, self.online_identifier, date_from, date_to)
-        if not isinstance(transactions, list | tuple):
-            raise providers.InvalidData(_("The bank sent no list of transactions for %s.", self.name))
-        vals_list = self._prepare_statement_line_vals(transactions, journal, date_from, date_to)
+        changes = client.get_changes(consent, self.online_identifier, self.sync_cursor or None, date_from, date_to)
+        self._check_changes(changes)
+        if self.sync_cursor:
+            # Changes since the cursor are all new to us, whatever their date:
+            # only what Odoo cannot book any more is left out (and told).
+            date_from, date_to = self._lock_date_limit(journal), None
+        lines = self.env["account.bank.statement.line"]
+        added = list(changes.added)
+        if changes.modified or changes.removed:
+            added += self._apply_bank_corrections(journal, changes.modified, changes.removed)
+        vals_list = self._prepare_statement_line_vals(added, journal, date_from, date_to)
         if not self.last_sync:
             opening = self._prepare_opening_balance_vals(journal, balance, vals_list, date_from)
             if opening:
                 vals_list.insert(0, opening)
-        lines = self.env["account.bank.statement.line"].create(vals_list)
+        lines = lines.create(vals_list)
         journal._online_sync_group_in_statements(lines)
-        self.sudo().write({"balance": float(balance.amount), "last_sync": today})
+        vals = {"balance": float(balance.amount), "last_sync": today}
+        if client.uses_cursor:
+            vals["sync_cursor"] = changes.cursor or False
+        self.sudo().write(vals)
         return lines
+
+    def _check_changes(self, changes):
+        if not isinstance(changes, providers.TransactionChanges) or not all(
+            isinstance(part, list | tuple) for part in (changes.added, changes.modified, changes.removed)
+        ):
+            raise providers.InvalidData(_("The bank sent no list of transactions for %s.", self.name))
+        if changes.cursor is not None and not isinstance(changes.cursor, str):
+            raise providers.InvalidData(_("The bank sent an invalid position in its list of transactions."))
+        if not all(isinstance(identifier, str) and identifier for identifier in changes.removed):
+            raise providers.InvalidData(_("The bank withdrew a transaction without naming it."))
+
+    @staticmethod
+    def _lock_date_limit(journal):
+        """The first day Odoo still books lines on (None: no lock date)."""
+        lock_date = max(filter(None, (journal.company_id.fiscalyear_lock_date,
+                                      journal.company_id.hard_lock_date)), default=None)
+        return lock_date and lock_date + dt.timedelta(days=1)
+
+    def _apply_bank_corrections(self, journal, modified, removed):
+        """The bank changed or withdrew transactions it sent before. A line not
+        reconciled yet follows the bank; a reconciled one is never changed
+        behind the accountant's back: the difference is told on the journal.
+        Returns the modified transactions the journal does not have (to import
+        as new)."""
+        link = self.account_online_link_id
+        currency = journal.currency_id or journal.company_id.currency_id
+        posted = [t for t in modified if getattr(t, "is_posted", False) and t.identifier]
+        for transaction in posted:
+            self._check_transaction(transaction, currency)
+        StatementLine = self.env["account.bank.statement.line"].sudo()
+        wanted = {t.identifier for t in posted} | set(removed)
+        lines = {
+            line.online_transaction_identifier: line
+            for line in StatementLine.search([
+                ("journal_id", "=", journal.id), ("online_transaction_identifier", "in", list(wanted)),
+            ])
+        }
+        new, notes, touched = [], [], self.env["account.bank.statement"]
+        for transaction in posted:
+            line = lines.get(transaction.identifier)
+            if not line:
+                new.append(transaction)
+                continue
+            vals = {
+                "date": self._transaction_date(transaction, link),
+                "amount": float(transaction.amount),
+                "payment_ref": transaction.label or transaction.partner_name or "/",
+                "partner_name": transaction.partner_name or False,
+            }
+            changed = {
+                key: value for key, value in vals.items()
+                if (currency.compare_amounts(line.amount, value) != 0 if key == "amount"
+                    else (line[key] or False) != value)
+            }
+            if not changed:
+                continue
+            if line.is_reconciled:
+                notes.append(_(
+                    "%(ref)s (%(label)s) is reconciled and was left as it is: the bank now says "
+                    "%(amount)s on %(date)s instead of %(old_amount)s on %(old_date)s.",
+                    ref=transaction.identifier, label=line.payment_ref,
+                    amount=formatLang(self.env, vals["amount"], currency_obj=currency),
+                    date=format_date(self.env, vals["date"]),
+                    old_amount=formatLang(self.env, line.amount, currency_obj=currency),
+                    old_date=format_date(self.env, line.date),
+                ))
+                continue
+            notes.append(_(
+                "%(ref)s updated as the bank changed it: %(amount)s on %(date)s (was %(old_amount)s on %(old_date)s).",
+                ref=transaction.identifier,
+                amount=formatLang(self.env, vals["amount"], currency_obj=currency),
+                date=format_date(self.env, vals["date"]),
+                old_amount=formatLang(self.env, line.amount, currency_obj=currency),
+                old_date=format_date(self.env, line.date),
+            ))
+            touched |= line.statement_id
+            line.write(changed)
+            if "date" in changed:
+                # The line may now belong to another period's statement.
+                line.statement_id = False
+                journal._online_sync_group_in_statements(line)
+        for identifier in removed:
+            line = lines.get(identifier)
+            if not line:
+                continue  # a pending transaction: never imported
+            if line.is_reconciled:
+                notes.append(_(
+                    "%(ref)s (%(label)s, %(amount)s on %(date)s) was withdrawn by the bank but is "
+                    "reconciled: it was left as it is.",
+                    ref=identifier, label=line.payment_ref,
+                    amount=formatLang(self.env, line.amount, currency_obj=currency), date=format_date(self.env, line.date),
+                ))
+                continue
+            notes.append(_(
+                "%(ref)s (%(label)s, %(amount)s on %(date)s) removed: the bank withdrew it.",
+                ref=identifier, label=line.payment_ref,
+                amount=formatLang(self.env, line.amount, currency_obj=currency), date=format_date(self.env, line.date),
+            ))
+            touched |= line.statement_id
+            line.unlink()
+        if touched:
+            journal._online_sync_chain_statement_balances(touched.exists())
+        if notes:
+            link._post(
+                Markup("<p>%s</p><ul>%s</ul>") % (
+                    _("The bank corrected transactions of %(account)s it had sent before:", account=self.name),
+                    Markup().join(Markup("<li>%s</li>") % note for note in notes),
+                ),
+                journals=journal,
+                subject=_("Transactions corrected by the bank"),
+            )
+        return new
 
     def _warn_if_out_of_history(self, journal, date_from, today):
         """Say so when the days to fetch are older than what the bank keeps:
@@ -260,7 +388,16 @@ class AccountOnlineAccount(models.Model):
         for transaction in posted:
             self._check_transaction(transaction, currency)
         # Whatever the bank sends outside the window asked for is not ours to import now.
-        dated = [(self._transaction_date(t, link), t) for t in posted if date_from <= t.booking_date <= date_to]
+        in_window = [t for t in posted if (date_from is None or date_from <= t.booking_date)
+                     and (date_to is None or t.booking_date <= date_to)]
+        if self.sync_cursor and len(in_window) < len(posted):
+            # Sent once, as changes since the cursor: left out, they would be lost without a word.
+            link._post(_(
+                "%(count)s transaction(s) of %(account)s are dated in a locked period and were not "
+                "imported: import them from a bank statement file if they belong in the books.",
+                count=len(posted) - len(in_window), account=self.name,
+            ), journals=journal, subject=_("Transactions out of reach"))
+        dated = [(self._transaction_date(t, link), t) for t in in_window]
         dated.sort(key=lambda pair: pair[0])
         identified = self._with_identifiers(dated)
         known = self._known_transactions(journal, identified, date_from)

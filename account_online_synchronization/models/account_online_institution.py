@@ -7,7 +7,8 @@ class AccountOnlineInstitution(models.Model):
     _description = "Bank Offered by an Aggregator"
     _order = "name, id"
 
-    name = fields.Char(required=True)
+    # Searched by name among tens of thousands of banks: a trigram index.
+    name = fields.Char(required=True, index="trigram")
     provider_id = fields.Many2one("account.online.provider", required=True, ondelete="cascade", index=True)
     identifier = fields.Char(
         string="Provider's Identifier",
@@ -16,7 +17,7 @@ class AccountOnlineInstitution(models.Model):
     )
     active = fields.Boolean(default=True)
     country_ids = fields.Many2many("res.country", string="Countries")
-    bic = fields.Char(string="BIC")
+    bic = fields.Char(string="BIC", index=True)
     logo_url = fields.Char(string="Logo URL")
     is_beta = fields.Boolean(string="Beta", help="The aggregator's connection to this bank is still in beta.")
     history_days = fields.Integer(

@@ -10,6 +10,7 @@ from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, modules
+from odoo.addons.base.models.res_bank import sanitize_account_number
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_datetime
@@ -20,13 +21,15 @@ from ..providers import base as provider_base
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "account_online_synchronization.online_sync_cron"
+# Where the bank sends the user back after the consent (controllers/main.py).
+CALLBACK_ROUTE = "/account_online_synchronization/callback"
 # First key of the PostgreSQL advisory lock that serializes the work on one
 # connection (the second key is the connection's id).
 SYNC_LOCK_KEY = 0x41_4F_53  # "AOS"
 # Written by the synchronization only (with sudo), never by a user.
 SYSTEM_FIELDS = frozenset({
     "state", "last_refresh", "rate_limit_reset", "expiring_synchronization_date",
-    "client_reference", "last_error_reference", "provider_data",
+    "client_reference", "last_error_reference", "provider_data", "consent_identifier", "sync_requested",
 })
 # Errors of concurrent transactions: the run is retried, the connection is not broken.
 CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable,
@@ -102,6 +105,13 @@ class AccountOnlineLink(models.Model):
         help="Quote it to support: it identifies this connection at the aggregator.",
     )
     last_error_reference = fields.Char(readonly=True, copy=False)
+    consent_identifier = fields.Char(
+        readonly=True, copy=False, index="btree_not_null",
+        help="The aggregator's id of the consent: its notifications name it.",
+    )
+    sync_requested = fields.Boolean(
+        readonly=True, copy=False, help="The aggregator announced new transactions: synchronize soon.",
+    )
     # Tokens and the provider's own state: Settings administrators only.
     provider_data = fields.Json(groups="base.group_system", copy=False)
 
@@ -194,21 +204,25 @@ class AccountOnlineLink(models.Model):
 
     def action_connect(self):
         """Start the connection to the bank. Returns the next step as an
-        action: a page of the bank, or, when the consent is granted at once
-        (Demo Bank), the connection with its accounts fetched and synced."""
+        action: the bank's page, in the same tab (the user comes back to the
+        callback route), or, when the consent is granted at once (Demo Bank),
+        the connection with its accounts fetched and synced."""
         self.ensure_one()
         self._check_can_configure()
         return self._start_consent_flow()
 
     def action_reconnect(self):
+        """A new consent, as on the first connection."""
         self.ensure_one()
         self._check_can_configure()
         return self._start_consent_flow()
 
     def action_update_credentials(self):
+        """Renew the login of the current consent, for aggregators that can
+        (Plaid's update mode); a new consent for the others."""
         self.ensure_one()
         self._check_can_configure()
-        return self._start_consent_flow()
+        return self._start_consent_flow(renew_login=True)
 
     def action_fetch_accounts(self):
         self.ensure_one()
@@ -270,6 +284,7 @@ class AccountOnlineLink(models.Model):
 
     def _save_consent(self, consent):
         self.sudo().write({
+            "consent_identifier": consent.identifier,
             "provider_data": {
                 "consent": {
                     "identifier": consent.identifier,
@@ -281,27 +296,86 @@ class AccountOnlineLink(models.Model):
         })
 
     def _get_redirect_url(self):
-        return self.get_base_url() + "/account_online_synchronization/callback"
+        return self.get_base_url() + CALLBACK_ROUTE
 
-    def _start_consent_flow(self):
+    def _current_consent(self):
+        """The consent to renew, or None when there is none (yet)."""
+        return self._get_consent() if (self.sudo().provider_data or {}).get("consent") else None
+
+    def _start_consent_flow(self, renew_login=False):
         if not self.institution_id:
             raise UserError(_("Choose the bank to connect first."))
         client = self.provider_id._get_client()
-        try:
-            step = client.start_connect(
-                self.institution_id.identifier, self._get_redirect_url(), self.client_reference,
-            )
-        except providers.ProviderError as error:
-            return self._handle_error(error, automatic=False)
+        if client.setup_token_label:
+            return self._ask_setup_token(client.setup_token_label)
+        consent = self._current_consent() if renew_login else None
+        Request = self.env["account.online.consent.request"]
+        state = Request._new_state()
+        step = self._run_guarded(lambda: client.start_connect(
+            self.institution_id.identifier, self._get_redirect_url(), state, consent=consent,
+        ), automatic=False)
+        if step is None:  # the aggregator asked to wait: already told
+            return self._notify(self._rate_limit_message(), "warning")
         if step.redirect_url:
+            Request._open(self, state, step.data, renews_consent=consent is not None)
+            # The same tab: the bank sends the user back to the callback route.
             return {"type": "ir.actions.act_url", "url": step.redirect_url, "target": "self"}
         return self._finish_consent_flow(step.consent)
+
+    def _ask_setup_token(self, label):
+        return {
+            "type": "ir.actions.act_window",
+            "name": label,
+            "res_model": "account.online.connect.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_link_id": self.id,
+                "default_provider_id": self.provider_id.id,
+                "default_institution_id": self.institution_id.id,
+            },
+        }
+
+    def _connect_with_token(self, token):
+        """Connect with the token the user pasted (aggregators that give one
+        instead of a page of the bank)."""
+        self.ensure_one()
+        self._check_can_configure()
+        client = self.provider_id._get_client()
+        consent = self._run_guarded(
+            lambda: client.connect_with_token(self.institution_id.identifier, (token or "").strip()),
+            automatic=False,
+        )
+        if consent is None:
+            return self._notify(self._rate_limit_message(), "warning")
+        return self._finish_consent_flow(consent)
+
+    def _complete_consent_request(self, request, params):
+        """The user is back from the bank with the state of ``request`` (already
+        checked: theirs, unused, in time). Returns the consent's connection,
+        connected and synchronized; raises UserError, told on the connection,
+        when the bank gave no consent."""
+        self.ensure_one()
+        self._check_can_configure()
+        # Single use, even when what follows fails.
+        request.sudo().used_at = fields.Datetime.now()
+        client = self.provider_id._get_client()
+        consent = self._current_consent() if request.renews_consent else None
+        callback_params = {
+            key: value for key, value in params.items() if isinstance(value, str)
+        } | {"connect_data": request.connect_data or {}}
+        new_consent = self._run_guarded(lambda: client.finish_connect(
+            self.institution_id.identifier, callback_params, consent=consent,
+        ), automatic=False)
+        if new_consent is None:
+            raise UserError(self._rate_limit_message())
+        return self._finish_consent_flow(new_consent)
 
     def _finish_consent_flow(self, consent):
         """The bank granted ``consent``: fetch the accounts, link them to
         journals and run the first synchronization."""
         self._save_consent(consent)
-        self.sudo().write({"state": "connected", "last_error_reference": False})
+        self.sudo().write({"state": "connected", "last_error_reference": False, "rate_limit_reset": False})
         self._post(_("Connected to %(bank)s.", bank=self.institution_id.name))
         self._run_guarded(self._fetch_accounts, automatic=False)
         self._fetch_transactions()
@@ -338,17 +412,11 @@ class AccountOnlineLink(models.Model):
         for bank_account in bank_accounts:
             if not (isinstance(bank_account.identifier, str) and bank_account.identifier):
                 raise providers.InvalidData(_("The bank sent an account without identifier."))
-            account = self.account_online_account_ids.filtered(
-                lambda a, b=bank_account: a.online_identifier == b.identifier
-            )[:1]
-            if not account and bank_account.account_number:
-                # A new consent may give the same account a new identifier.
-                account = self.account_online_account_ids.filtered(
-                    lambda a, b=bank_account: a.account_number == b.account_number
-                )[:1]
+            account = self._find_online_account(bank_account)
             vals = {
                 "name": bank_account.name,
                 "online_identifier": bank_account.identifier,
+                "stable_identifier": bank_account.stable_identifier or False,
                 "account_number": bank_account.account_number,
                 "currency_id": self._account_currency(bank_account.currency).id,
             }
@@ -359,6 +427,21 @@ class AccountOnlineLink(models.Model):
         for account in new_accounts:
             account._link_journal()
         return new_accounts.sudo(False)
+
+    def _find_online_account(self, bank_account):
+        """The online account ``bank_account`` is: by the aggregator's id, else,
+        as a new consent may give the same account a new id, by the id the
+        aggregator keeps across consents or by its number (IBAN)."""
+        accounts = self.account_online_account_ids
+        account = accounts.filtered(lambda a: a.online_identifier == bank_account.identifier)
+        if not account and bank_account.stable_identifier:
+            account = accounts.filtered(lambda a: a.stable_identifier == bank_account.stable_identifier)
+        if not account and bank_account.account_number:
+            number = sanitize_account_number(bank_account.account_number)
+            account = accounts.filtered(
+                lambda a: a.account_number and sanitize_account_number(a.account_number) == number
+            )
+        return account[:1]
 
     def _account_currency(self, code):
         """The currency of a bank account. Connecting an account in a currency
@@ -409,6 +492,7 @@ class AccountOnlineLink(models.Model):
             "last_refresh": fields.Datetime.now(),
             "rate_limit_reset": False,
             "last_error_reference": False,
+            "sync_requested": False,
         })
         for account in accounts:
             account._check_balance()
@@ -462,11 +546,22 @@ class AccountOnlineLink(models.Model):
         transaction: one failing connection neither stops nor undoes the others.
         Connections in error are tried again (an outage heals); disconnected
         ones wait for the user, rate-limited ones for the bank's reset time."""
-        now = fields.Datetime.now()
-        links = self.search([
+        self._synchronize_in_cron(self.search(self._cron_domain()))
+
+    @api.model
+    def _cron_sync_requested(self):
+        """The connections whose aggregator announced new transactions."""
+        self._synchronize_in_cron(self.search([*self._cron_domain(), ("sync_requested", "=", True)]))
+
+    @api.model
+    def _cron_domain(self):
+        return [
             ("state", "in", ("connected", "error")), ("auto_sync", "=", True),
-            "|", ("rate_limit_reset", "=", False), ("rate_limit_reset", "<=", now),
-        ])
+            "|", ("rate_limit_reset", "=", False), ("rate_limit_reset", "<=", fields.Datetime.now()),
+        ]
+
+    @api.model
+    def _synchronize_in_cron(self, links):
         for link in links:
             link = link.with_company(link.company_id)
             try:

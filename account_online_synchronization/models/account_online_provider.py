@@ -8,9 +8,15 @@ from .. import providers
 
 _logger = logging.getLogger(__name__)
 
+REQUESTED_CRON_XMLID = "account_online_synchronization.online_sync_requested_cron"
+
+# Where aggregators push their notifications (controllers/main.py), + /<provider id>.
+WEBHOOK_ROUTE = "/account_online_synchronization/webhook"
 # Credentials are read and written by Settings administrators only; the
 # synchronization reads them with sudo() and never logs them.
 CREDENTIAL_GROUP = "base.group_system"
+INSTITUTION_FIELDS = ("name", "country_ids", "bic", "logo_url", "is_beta", "history_days",
+                      "auto_sync_allowed", "daily_refresh_limit", "active")
 
 
 class AccountOnlineProvider(models.Model):
@@ -41,7 +47,9 @@ class AccountOnlineProvider(models.Model):
         groups=CREDENTIAL_GROUP,
         help="Leave empty to use the aggregator's own address. Set it to reach a proxy or an emulator.",
     )
-    needs_credentials = fields.Boolean(compute="_compute_needs_credentials")
+    needs_credentials = fields.Boolean(compute="_compute_connector_traits")
+    setup_token_label = fields.Char(compute="_compute_connector_traits")
+    has_webhooks = fields.Boolean(compute="_compute_connector_traits")
     client_identifier = fields.Char(string="Client ID", groups=CREDENTIAL_GROUP, copy=False)
     client_secret = fields.Char(groups=CREDENTIAL_GROUP, copy=False)
     private_key = fields.Text(
@@ -69,11 +77,12 @@ class AccountOnlineProvider(models.Model):
         return [(code, cls.name) for code, cls in providers.PROVIDERS.items()]
 
     @api.depends("code")
-    def _compute_needs_credentials(self):
+    def _compute_connector_traits(self):
         for provider in self:
-            provider.needs_credentials = bool(provider.code) and providers.get_provider_class(
-                provider.code
-            ).needs_credentials
+            connector = providers.get_provider_class(provider.code) if provider.code else None
+            provider.needs_credentials = bool(connector and connector.needs_credentials)
+            provider.setup_token_label = connector and connector.setup_token_label
+            provider.has_webhooks = bool(connector and connector.has_webhooks)
 
     @api.depends("institution_ids")
     def _compute_institution_count(self):
@@ -89,16 +98,50 @@ class AccountOnlineProvider(models.Model):
         """The connector for this aggregator, configured from this record."""
         self.ensure_one()
         record = self.sudo()
+        connector = providers.get_provider_class(record.code)
         config = providers.ProviderConfig(
             environment=record.environment,
             api_base_url=record.api_base_url or None,
+            webhook_url=connector.has_webhooks and f"{self.get_base_url()}{WEBHOOK_ROUTE}/{record.id}" or None,
             credentials={
                 "client_identifier": record.client_identifier or "",
                 "client_secret": record.client_secret or "",
                 "private_key": record.private_key or "",
             },
         )
-        return providers.get_provider_class(record.code)(config)
+        return connector(config)
+
+    def _receive_notification(self, headers, body):
+        """Act on a notification the aggregator pushed: new transactions are
+        fetched soon (by the scheduled action, not in the request: the
+        aggregator wants a quick answer); a login to renew is told. Raises a
+        ProviderError when the notification is not the aggregator's."""
+        self.ensure_one()
+        event = self._get_client().parse_webhook(headers, body)
+        if event is None or event.kind not in ("transactions", "login_required"):
+            return
+        links = self.env["account.online.link"].sudo().search([
+            ("provider_id", "=", self.id), ("consent_identifier", "=", event.consent_identifier),
+        ])
+        if event.kind == "transactions":
+            links = links.filtered(lambda link: link.auto_sync and link.state != "disconnected")
+            if links:
+                links.sync_requested = True
+                self.env.ref(REQUESTED_CRON_XMLID).sudo()._trigger()
+            return
+        for link in links.filtered(lambda link: link.state != "disconnected"):
+            link.with_company(link.company_id)._handle_error(providers.AuthenticationExpired(
+                _("%(bank)s asks to log in again: click Update Credentials.", bank=link.name),
+            ), automatic=True)
+
+    def action_open_institutions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_online_synchronization.action_account_online_institution",
+        )
+        action["domain"] = [("provider_id", "=", self.id)]
+        action["context"] = {"default_provider_id": self.id}
+        return action
 
     def action_sync_institutions(self):
         self._sync_institutions()
@@ -116,9 +159,10 @@ class AccountOnlineProvider(models.Model):
         self.filtered(lambda p: not p.needs_credentials)._sync_institutions()
 
     def _sync_institutions(self):
-        """Create or update the directory of banks from the aggregator.
-        Banks the aggregator no longer lists are archived, not deleted:
-        connections may still point to them."""
+        """Create or update the directory of banks from the aggregator, in
+        batches: tens of thousands of banks cost a few queries, and only the
+        banks that changed are written. Banks the aggregator no longer lists
+        are archived, not deleted: connections may still point to them."""
         Institution = self.env["account.online.institution"].with_context(active_test=False)
         countries = {c.code: c.id for c in self.env["res.country"].search([])}
         for provider in self:
@@ -127,24 +171,40 @@ class AccountOnlineProvider(models.Model):
             except providers.ProviderError as error:
                 raise UserError(_("%(provider)s did not send its list of banks: %(error)s",
                                   provider=provider.name, error=error.message)) from error
-            existing = {i.identifier: i for i in Institution.search([("provider_id", "=", provider.id)])}
-            to_create = []
+            wanted = {}
             for inst in listed:
-                vals = {
+                wanted.setdefault(inst.identifier, {
                     "name": inst.name,
-                    "country_ids": [fields.Command.set([countries[c] for c in inst.countries if c in countries])],
-                    "bic": inst.bic,
-                    "logo_url": inst.logo_url,
-                    "is_beta": inst.is_beta,
+                    "country_ids": sorted({countries[c] for c in inst.countries if c in countries}),
+                    "bic": inst.bic or False,
+                    "logo_url": inst.logo_url or False,
+                    "is_beta": bool(inst.is_beta),
                     "history_days": inst.history_days,
-                    "auto_sync_allowed": inst.auto_sync_allowed,
-                    "daily_refresh_limit": inst.daily_refresh_limit,
+                    "auto_sync_allowed": bool(inst.auto_sync_allowed),
+                    "daily_refresh_limit": inst.daily_refresh_limit or 0,
                     "active": True,
+                })
+            existing = Institution.search_fetch([("provider_id", "=", provider.id)],
+                                                ["identifier", *INSTITUTION_FIELDS])
+            to_archive = Institution
+            for record in existing:
+                vals = wanted.pop(record.identifier, None)
+                if vals is None:
+                    to_archive |= record if record.active else Institution
+                    continue
+                changed = {
+                    name: value for name, value in vals.items()
+                    if (sorted(record[name].ids) if name == "country_ids" else record[name]) != value
                 }
-                if inst.identifier in existing:
-                    existing.pop(inst.identifier).write(vals)
-                else:
-                    to_create.append(dict(vals, provider_id=provider.id, identifier=inst.identifier))
-            Institution.create(to_create)
-            Institution.browse([i.id for i in existing.values()]).active = False
-            _logger.info("%s: %d banks listed", provider.name, len(listed))
+                if "country_ids" in changed:
+                    changed["country_ids"] = [fields.Command.set(changed["country_ids"])]
+                if changed:
+                    record.write(changed)
+            Institution.create([
+                dict(vals, provider_id=provider.id, identifier=identifier,
+                     country_ids=[fields.Command.set(vals["country_ids"])])
+                for identifier, vals in wanted.items()
+            ])
+            to_archive.active = False
+            _logger.info("%s: %d banks listed, %d new, %d archived",
+                         provider.name, len(listed), len(wanted), len(to_archive))

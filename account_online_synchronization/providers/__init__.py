@@ -23,10 +23,16 @@ from .base import (  # noqa: F401
     WebhookEvent,
 )
 from .demo import DemoBankProvider
+from .enablebanking import EnableBankingProvider
+from .gocardless import GoCardlessProvider
+from .plaid import PlaidProvider
+from .simplefin import SimpleFINProvider
 
 # Provider code -> class. A new connector registers itself here.
 PROVIDERS: dict[str, type[BankProvider]] = {
-    DemoBankProvider.code: DemoBankProvider,
+    provider.code: provider
+    for provider in (DemoBankProvider, EnableBankingProvider, GoCardlessProvider, PlaidProvider,
+                     SimpleFINProvider)
 }
 
 

@@ -47,7 +47,8 @@ class Consent:
 
     identifier: str
     valid_until: dt.datetime | None = None
-    data: dict = field(default_factory=dict)
+    # Tokens and secrets: never in a repr (logs, tracebacks).
+    data: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

@@ -6,3 +6,4 @@ from . import test_bad_data
 from . import test_security
 from . import test_views
 from . import test_online_sync_tour
+from . import test_connect_flow

@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import contextlib
 import datetime as dt
+import sys
+from pathlib import Path
 from dataclasses import replace
 from decimal import Decimal
 from unittest.mock import patch
@@ -15,6 +17,17 @@ NOW = "2026-11-25 10:00:00"
 # When the scheduled action runs next in the tests (never the real clock).
 CRON_NEXTCALL = dt.datetime(2026, 11, 25, 22, 0)
 LOGGER = "odoo.addons.account_online_synchronization.models.account_online_link"
+# The aggregators' emulators live in the repository, beside the addon (they are not shipped with it).
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def load_emulators():
+    """Make the repository's ``emulators`` package importable."""
+    if not (REPOSITORY / "emulators" / "__init__.py").is_file():
+        raise ImportError(f"The emulators are not beside the addon ({REPOSITORY}): run the tests from a clone "
+                          "of the repository.")
+    if str(REPOSITORY) not in sys.path:
+        sys.path.append(str(REPOSITORY))
 
 
 class OnlineSyncCommon(TransactionCase):
@@ -140,4 +153,4 @@ class ConnectedCommon(OnlineSyncCommon):
         cls.journal = cls._journal(cls.link)
 
 
-__all__ = ["LOGGER", "NOW", "ConnectedCommon", "DemoBankProvider", "OnlineSyncCommon"]
+__all__ = ["LOGGER", "NOW", "load_emulators", "ConnectedCommon", "DemoBankProvider", "OnlineSyncCommon"]

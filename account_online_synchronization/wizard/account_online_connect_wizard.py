@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 
 class AccountOnlineConnectWizard(models.TransientModel):
@@ -11,6 +12,7 @@ class AccountOnlineConnectWizard(models.TransientModel):
         string="Aggregator",
         required=True,
         default=lambda self: self._default_provider(),
+        domain="[('institution_ids', '!=', False)]",
     )
     institution_id = fields.Many2one(
         "account.online.institution",
@@ -18,12 +20,18 @@ class AccountOnlineConnectWizard(models.TransientModel):
         required=True,
         domain="[('provider_id', '=', provider_id)]",
     )
+    # Reconnecting a connection of an aggregator that connects with a token.
+    link_id = fields.Many2one("account.online.link", string="Connection")
+    setup_token_label = fields.Char(related="provider_id.setup_token_label")
+    setup_token = fields.Char(help="The token the aggregator gave you to connect Odoo: paste it as it is.")
 
     @api.model
     def _default_provider(self):
-        return self.env["account.online.provider"].search(
-            [*self.env["account.online.provider"]._check_company_domain(self.env.company)], limit=1,
-        )
+        # The first aggregator with banks to offer: the others are not configured yet.
+        Provider = self.env["account.online.provider"]
+        return Provider.search([
+            *Provider._check_company_domain(self.env.company), ("institution_ids", "!=", False),
+        ], limit=1)
 
     @api.onchange("provider_id")
     def _onchange_provider_id(self):
@@ -32,8 +40,16 @@ class AccountOnlineConnectWizard(models.TransientModel):
 
     def action_connect(self):
         self.ensure_one()
-        link = self.env["account.online.link"].create({
-            "institution_id": self.institution_id.id,
-            "company_id": self.env.company.id,
-        })
+        if self.setup_token_label and not (self.setup_token or "").strip():
+            raise UserError(_("Paste the %(token)s first.", token=self.setup_token_label))
+        if not self.link_id:
+            # Kept by the wizard: a failed attempt (told and committed) is retried
+            # on the same connection, not on a new one each time.
+            self.link_id = self.env["account.online.link"].create({
+                "institution_id": self.institution_id.id,
+                "company_id": self.env.company.id,
+            })
+        link = self.link_id
+        if self.setup_token_label:
+            return link._connect_with_token(self.setup_token)
         return link.action_connect()
