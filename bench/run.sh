@@ -15,4 +15,10 @@ if ! db_exists "$DATABASE"; then
     echo "Creating database $DATABASE with Accounting and Online Bank Synchronization ..."
     odoo_bin -c "$CONF" -d "$DATABASE" -i account --stop-after-init --log-level=warn
 fi
+# The addon as it is in this clone.
+odoo_bin -c "$CONF" -d "$DATABASE" -u account_online_synchronization --stop-after-init --log-level=warn
+cd "$ROOT"
+echo "== first synchronization (Demo Bank)"
 odoo_bin shell -c "$CONF" -d "$DATABASE" --no-http --log-level=warn <"$ROOT/bench/first_sync.py"
+echo "== bank directory (Plaid emulator)"
+odoo_bin shell -c "$CONF" -d "$DATABASE" --no-http --log-level=warn <"$ROOT/bench/bank_directory.py"

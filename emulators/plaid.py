@@ -157,9 +157,9 @@ class PlaidEmulator(EmulatorServer):
         with self._lock:
             return self.bank.add_institution(institution_id, name, country_codes, **kwargs)
 
-    def add_generated_institutions(self, count: int, country: str = "US") -> None:
+    def add_generated_institutions(self, count: int, country: str = "US", prefix: str = "ins_gen_") -> None:
         with self._lock:
-            self.bank.add_generated_institutions(count, country)
+            self.bank.add_generated_institutions(count, country, prefix)
 
     def add_account(self, name: str = "Plaid Checking", **kwargs) -> str:
         """A customer account (see :meth:`PlaidBank.add_account`); returns its key."""

@@ -7,3 +7,4 @@ from . import test_security
 from . import test_views
 from . import test_online_sync_tour
 from . import test_connect_flow
+from . import test_bank_directory

@@ -480,3 +480,22 @@ class TestPlaidConnection(ConnectFlowCase):
         action = link.action_update_credentials()
         self._come_back(self._through_hosted_link(action["url"]))
         self.assertEqual((link.state, link.consent_identifier), ("connected", item), "the same Item, renewed")
+
+    def test_webhook_login_required_and_unknown_aggregator(self):
+        link, _journal = self._connect()
+        headers, body = self.emulator.signed_webhook(
+            link.consent_identifier, "ITEM", "ERROR",
+            error={"error_type": "ITEM_ERROR", "error_code": "ITEM_LOGIN_REQUIRED",
+                   "error_message": "the login details of this item have changed"},
+        )
+        with mute_logger(LOGGER):
+            response = self.url_open(f"/account_online_synchronization/webhook/{self.provider.id}",
+                                     data=body, headers=headers)
+        self.assertEqual(response.status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(link.state, "disconnected")
+        self.assertTrue(any("Update Credentials" in message for message in link.sudo().message_ids.mapped("body")))
+        demo = self.env.ref("account_online_synchronization.provider_demo")
+        self.assertEqual(self.url_open(f"/account_online_synchronization/webhook/{demo.id}",
+                                       data=body, headers=headers).status_code, 404,
+                         "an aggregator without notifications has no webhook")

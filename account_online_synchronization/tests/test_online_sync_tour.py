@@ -1,8 +1,17 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
+import threading
+import time
 from collections import Counter
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
+from odoo.tests import common as odoo_tests
+
+from .common import load_emulators
+
+load_emulators()
+from emulators.gocardless import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, GoCardlessEmulator  # noqa: E402
 
 # Transactions of the last days that the tour's synchronization imports again.
 RECENT_DAYS = 20
@@ -118,3 +127,58 @@ class TestBalanceDifferenceTour(DemoBankTourCase):
         journal.manual_sync()
         self.assertTrue(journal.account_online_balance_difference)
         self.start_tour("/odoo/accounting", "account_online_synchronization_balance_difference", login="admin")
+
+
+@tagged("post_install", "-at_install")
+class TestConnectThroughTheBankPageTour(HttpCase):
+    """The whole trip in Chromium: Odoo, the bank's page (GoCardless's
+    emulator), Odoo again."""
+
+    def test_connect_a_bank_through_its_page(self):
+        emulator = GoCardlessEmulator(sample_data=False).start()
+        self.addCleanup(emulator.stop)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        emulator.add_account("GL3343697694912188", "EUR", name="Compte Principal", opening_balance="1500.00")
+        emulator.add_transaction("GL3343697694912188", "-12.80", booking_date=today - dt.timedelta(days=1),
+                                 creditorName="Boulangerie Crème Brûlée")
+        provider = self.env.ref("account_online_synchronization.provider_gocardless")
+        provider.write({"api_base_url": emulator.api_url, "client_identifier": DEFAULT_SECRET_ID,
+                        "client_secret": DEFAULT_SECRET_KEY})
+        provider.action_sync_institutions()
+
+        # The user's click on the bank's page: the tour's code does not run on
+        # another site's page, so the test clicks Approve through Chromium.
+        clicked = threading.Event()
+        browsers = []
+
+        class WatchedBrowser(odoo_tests.ChromeBrowser):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                browsers.append(self)
+
+        def approve_at_the_bank():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not clicked.is_set():
+                if any(r.method == "GET" and r.path.startswith("/bank/") for r in list(emulator.requests)):
+                    time.sleep(0.5)  # the page is being rendered
+                    browsers[-1]._websocket_request("Runtime.evaluate", params={
+                        "expression": "document.querySelector('form[action$=\"/approve\"] button').click()",
+                    })
+                    clicked.set()
+                    return
+                time.sleep(0.1)
+
+        clicker = threading.Thread(target=approve_at_the_bank, daemon=True)
+        clicker.start()
+        with patch.object(odoo_tests, "ChromeBrowser", WatchedBrowser):
+            self.start_tour("/odoo/accounting", "account_online_synchronization_connect_gocardless", login="admin")
+        clicker.join(5)
+        self.assertTrue(clicked.is_set(), "the browser went to the bank's page")
+        self.assertTrue(any(r.method == "POST" and r.path.endswith("/approve") for r in emulator.requests),
+                        "Approve was clicked on the bank's page")
+        link = self.env["account.online.link"].search([("provider_id", "=", provider.id)])
+        self.assertEqual(link.state, "connected")
+        journal = link.account_online_account_ids.journal_ids
+        self.assertEqual(self.env["account.bank.statement.line"].search(
+            [("journal_id", "=", journal.id), ("online_transaction_identifier", "!=", False)]).mapped("amount"),
+            [-12.80])

@@ -127,3 +127,57 @@ registry.category("web_tour.tours").add("account_online_synchronization_balance_
         },
     ],
 });
+
+// Started by tests/test_online_sync_tour.py with GoCardless pointed at its
+// emulator: the administrator adds a bank account, goes to the bank's page in
+// the same tab (where the test clicks Approve, as the user would), and comes
+// back to Odoo on the connection.
+registry.category("web_tour.tours").add("account_online_synchronization_connect_gocardless", {
+    url: "/odoo/accounting",
+    steps: () => [
+        {
+            content: "Open the Configuration menu",
+            trigger: '.o_main_navbar .o_menu_sections button:contains("Configuration")',
+            run: "click",
+        },
+        {
+            content: "Add a Bank Account",
+            trigger: '.o-dropdown--menu .dropdown-item:contains("Add a Bank Account")',
+            run: "click",
+        },
+        {
+            content: "Choose the aggregator",
+            trigger: '.modal .o_field_widget[name="provider_id"] input',
+            run: "edit GoCardless",
+        },
+        {
+            trigger: '.o-autocomplete--dropdown-item:contains("GoCardless Bank Account Data")',
+            run: "click",
+        },
+        {
+            content: "Choose the bank",
+            trigger: '.modal .o_field_widget[name="institution_id"] input',
+            run: "edit Sandbox",
+        },
+        {
+            trigger: '.o-autocomplete--dropdown-item:contains("Sandbox Finance")',
+            run: "click",
+        },
+        {
+            content: "Connect: the bank's page opens in this tab",
+            trigger: '.modal button[name="action_connect"]',
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "Back from the bank, on the connection: connected",
+            trigger: '.o_form_view .o_field_widget[name="state"] .o_arrow_button_current:contains("Connected")',
+            timeout: 30000,
+        },
+        {
+            content: "Its bank accounts are listed, each with its journal",
+            trigger:
+                '.o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Compte Principal"):contains("Sandbox Finance")',
+        },
+    ],
+});
