@@ -279,7 +279,17 @@ class TestEnableBankingConnection(ConnectFlowCase):
         self.assertBooksMatchBank(journal, Decimal("600.50"))
 
         self.emulator.add_transaction(self.account, "3.20", "DBIT", booking_date=self.today, creditor_name="Ärrä")
+        # The bank is down for a while: nothing imported, the error told; then the sync catches up.
+        self.emulator.fail_next(Fault(status=503, body={"message": "Service unavailable", "code": 503,
+                                                        "error": "ASPSP_ERROR", "detail": None}), times=10)
+        with mute_logger(LOGGER), self.assertRaisesRegex(UserError, "Reference"):
+            link.action_fetch_transactions()
+        self.env.invalidate_all()
+        self.assertEqual(link.state, "error")
+        self.assertBooksMatchBank(journal, Decimal("600.50"))
+        self.emulator._faults.clear()
         link.action_fetch_transactions()
+        self.assertEqual(link.state, "connected")
         self.assertBooksMatchBank(journal, Decimal("597.30"))
 
         # A new session: new uids, the same account by its identification hash.
@@ -352,6 +362,17 @@ class TestSimpleFINConnection(ConnectFlowCase):
         reconnect = link.action_reconnect()
         self.assertEqual((reconnect["res_model"], reconnect["context"]["default_link_id"]),
                          ("account.online.connect.wizard", link.id), "Reconnect asks for a new setup token")
+
+        # A new setup token on the same connection: the same account, the new transaction only.
+        self.emulator.add_transaction(self.checking, "-7.25", posted=dt.datetime.combine(
+            self.today, dt.time(15), tzinfo=dt.timezone.utc), payee="Hardware Store")
+        wizard = self.env["account.online.connect.wizard"].with_context(reconnect["context"]).create({
+            "setup_token": self.emulator.issue_setup_token(),
+        })
+        wizard.action_connect()
+        self.assertEqual(link.state, "connected")
+        self.assertEqual(link.account_online_account_ids.journal_ids, journal)
+        self.assertBooksMatchBank(journal, "1250.65")
 
 
 @tagged("post_install", "-at_install")

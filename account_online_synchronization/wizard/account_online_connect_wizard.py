@@ -11,7 +11,7 @@ class AccountOnlineConnectWizard(models.TransientModel):
         "account.online.provider",
         string="Aggregator",
         required=True,
-        default=lambda self: self._default_provider(),
+        compute="_compute_provider_id", store=True, readonly=False, precompute=True,
         domain="[('institution_ids', '!=', False)]",
     )
     institution_id = fields.Many2one(
@@ -32,6 +32,14 @@ class AccountOnlineConnectWizard(models.TransientModel):
         return Provider.search([
             *Provider._check_company_domain(self.env.company), ("institution_ids", "!=", False),
         ], limit=1)
+
+    @api.depends("institution_id")
+    def _compute_provider_id(self):
+        for wizard in self:
+            if wizard.institution_id:
+                wizard.provider_id = wizard.institution_id.provider_id
+            elif not wizard.provider_id:
+                wizard.provider_id = self._default_provider()
 
     @api.onchange("provider_id")
     def _onchange_provider_id(self):
