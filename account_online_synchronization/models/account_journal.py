@@ -59,8 +59,11 @@ class AccountJournal(models.Model):
         "New transactions join the statement of their period.",
     )
 
-    def _get_bank_statements_available_sources(self):
-        return super()._get_bank_statements_available_sources() + [
+    # The field's selection is account's own function, which calls this
+    # private method: named so, it is the one overridden (both classes are
+    # named AccountJournal, so the mangled names are the same).
+    def __get_bank_statements_available_sources(self):
+        return super().__get_bank_statements_available_sources() + [
             ("online_sync", _("Online Synchronization")),
         ]
 

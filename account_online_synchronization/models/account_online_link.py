@@ -241,10 +241,18 @@ class AccountOnlineLink(models.Model):
         lines = self._fetch_transactions()
         if lines is None:  # refused without error (rate limit): already explained
             return self._notify(self._rate_limit_message(), "warning")
-        return self._notify(
-            _("%(count)s transaction(s) imported.", count=len(lines.filtered("online_transaction_identifier"))),
-            "success",
+        imported = lines.filtered("online_transaction_identifier")
+        return self._notify(self._import_summary(imported), "success" if imported else "info")
+
+    def _import_summary(self, lines):
+        """What a synchronization brought, named: the bank, then each account."""
+        accounts = self.account_online_account_ids.filtered("journal_ids")
+        per_account = ", ".join(
+            f"{account.name}: {len(lines.filtered(lambda line, a=account: line.online_account_id == a))}"
+            for account in accounts
         )
+        return _("%(bank)s: %(count)s new transaction(s) (%(accounts)s).",
+                 bank=self.name, count=len(lines), accounts=per_account)
 
     def action_open_journals(self):
         self.ensure_one()
@@ -378,7 +386,13 @@ class AccountOnlineLink(models.Model):
         self.sudo().write({"state": "connected", "last_error_reference": False, "rate_limit_reset": False})
         self._post(_("Connected to %(bank)s.", bank=self.institution_id.name))
         self._run_guarded(self._fetch_accounts, automatic=False)
-        self._fetch_transactions()
+        lines = self._fetch_transactions()
+        if not self.env.context.get("online_sync_open_connection"):
+            # A button of the connection itself: say what happened, stay on it.
+            message = _("Connected to %(bank)s.", bank=self.name)
+            if lines is not None:
+                message = f"{message} {self._import_summary(lines.filtered('online_transaction_identifier'))}"
+            return self._notify(message, "success")
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,

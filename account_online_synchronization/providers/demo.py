@@ -10,9 +10,12 @@ up to since the account was opened.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
 
 from .base import (
     PENDING,
@@ -34,6 +37,8 @@ SEED = "odoo-demo-bank-v1"
 ACCOUNTS_OPENED_ON = dt.date(2025, 1, 1)
 CONSENT_DAYS = 90
 CARD_SETTLEMENT_DAYS = 2
+# The days of the month the balance is brought back near its start (see _balancing_transfer).
+BALANCING_DAYS = (7, 14, 21, 28)
 CENT = Decimal("0.01")
 # Fixed rates between the demo currencies, for card payments abroad.
 DEMO_RATES = {("USD", "EUR"): Decimal("0.92"), ("EUR", "USD"): Decimal("1.08")}
@@ -85,7 +90,7 @@ DEMO_ACCOUNTS = {
         _DemoAccount("savings", "Savings Account", "EUR", "FR7630006000011234567890189", 1, Decimal("15000.00")),
     ),
     "DEMO_BETA": (
-        _DemoAccount("spending", "Spending Account", "EUR", "DE89370400440532013000", 1, Decimal("800.00")),
+        _DemoAccount("spending", "Spending Account", "EUR", "DE89370400440532013000", 1, Decimal("12000.00")),
     ),
 }
 
@@ -110,6 +115,59 @@ TRANSFERS = (
 def _amount(rng: random.Random, low: str, high: str) -> Decimal:
     low_cents, high_cents = sorted((int(Decimal(low) * 100), int(Decimal(high) * 100)))
     return Decimal(rng.randint(low_cents, high_cents)) / 100
+
+
+@functools.lru_cache(maxsize=65536)
+def _events_of_day(account_id: str, day: dt.date) -> tuple:
+    """(kind, label, partner, amount, hour, minute) of what happens on the
+    account that day, at the bank's local time: the same every time, so
+    computed once (a balance adds up every day since the account opened)."""
+    rng = random.Random(f"{SEED}|{account_id}|{day.isoformat()}")
+    events = _daily_events(rng, day)
+    if day.day in BALANCING_DAYS:
+        events += _balancing_transfer(account_id, day)
+    # Times spread over the whole day, midnight included, in the bank's zone.
+    return tuple((*event, rng.choice((0, 7, 9, 12, 16, 23)), rng.randrange(60)) for event in events)
+
+
+def _daily_events(rng: random.Random, day: dt.date) -> list:
+    events = []  # (kind, label, partner, amount)
+    if day.day == 1:
+        events.append(("transfer", "Office rent", "Immobilière Lefèvre SA", Decimal("-950.00")))
+    if day.day == 25:
+        events.append(("transfer", "Monthly fee", "Demo Bank", Decimal("-4.50")))
+    for _i in range(rng.choice((0, 1, 1, 2, 3))):
+        if rng.random() < 0.6:
+            label, partner, low, high = rng.choice(CARD_PAYMENTS)
+            events.append(("card", label, partner, _amount(rng, low, high)))
+        else:
+            label, partner, low, high = rng.choice(TRANSFERS)
+            events.append(("transfer", label, partner, _amount(rng, low, high)))
+    return events
+
+
+def _balancing_transfer(account_id: str, day: dt.date) -> list:
+    """Every week, what a going concern does: customers pay in about what went
+    out since the last time, or the surplus goes to savings. The balance then
+    stays near the opening one year after year (a random walk would sink
+    below zero, or grow without end)."""
+    index = BALANCING_DAYS.index(day.day)
+    if index:
+        since = day.replace(day=BALANCING_DAYS[index - 1])
+    else:
+        since = (day - relativedelta(months=1)).replace(day=BALANCING_DAYS[-1])
+    net = Decimal(0)
+    while since < day:
+        rng = random.Random(f"{SEED}|{account_id}|{since.isoformat()}")
+        net += sum((event[3] for event in _daily_events(rng, since)), Decimal(0))
+        since += dt.timedelta(days=1)
+    rng = random.Random(f"{SEED}|{account_id}|{day.isoformat()}|balancing")
+    amount = (-net * Decimal(rng.randint(97, 103)) / 100).quantize(CENT)
+    if amount > 0:
+        return [("transfer", "Customer receipts", "Lumière & Fils SARL", amount)]
+    if amount < 0:
+        return [("transfer", "Transfer to savings", "Demo Bank Savings", amount)]
+    return []
 
 
 class DemoBankProvider(BankProvider):
@@ -223,23 +281,9 @@ class DemoBankProvider(BankProvider):
             day += dt.timedelta(days=1)
 
     def _transactions_of_day(self, account_id, acc, day, bank_tz, now):
-        rng = random.Random(f"{SEED}|{account_id}|{day.isoformat()}")
-        events = []  # (kind, label, partner, amount)
-        if day.day == 1:
-            events.append(("transfer", "Office rent", "Immobilière Lefèvre SA", Decimal("-950.00")))
-        if day.day == 25:
-            events.append(("transfer", "Monthly fee", "Demo Bank", Decimal("-4.50")))
-        for _i in range(rng.choice((0, 1, 1, 2, 3))):
-            if rng.random() < 0.6:
-                label, partner, low, high = rng.choice(CARD_PAYMENTS)
-                events.append(("card", label, partner, _amount(rng, low, high)))
-            else:
-                label, partner, low, high = rng.choice(TRANSFERS)
-                events.append(("transfer", label, partner, _amount(rng, low, high)))
-
-        for index, (kind, label, partner, amount) in enumerate(events):
-            # Times spread over the whole day, midnight included, in the bank's zone.
-            at = dt.datetime.combine(day, dt.time(rng.choice((0, 7, 9, 12, 16, 23)), rng.randrange(60)), bank_tz)
+        events = _events_of_day(account_id, day)
+        for index, (kind, label, partner, amount, hour, minute) in enumerate(events):
+            at = dt.datetime.combine(day, dt.time(hour, minute), bank_tz)
             if at > now:
                 continue
             reference = f"{account_id}-{day:%Y%m%d}-{index}"

@@ -29,6 +29,9 @@ class TestSyncPipeline(OnlineSyncCommon):
         self.assertEqual(journal.type, "bank")
         self.assertEqual(journal.currency_id.name, "EUR")
         self.assertEqual(journal.bank_statements_source, "online_sync")
+        # What the journal form's Bank Feeds radio offers: the value set must be among them.
+        self.assertIn(("online_sync", "Online Synchronization"),
+                      journal.fields_get(["bank_statements_source"])["bank_statements_source"]["selection"])
         self.assertEqual(journal.bank_acc_number, "BE68539007547034")
         self.assertEqual(self.env.company.currency_id.name, "USD")
         self.assertFalse(self._journal(link, "Dollar Account").currency_id,
@@ -72,7 +75,9 @@ class TestSyncPipeline(OnlineSyncCommon):
         journal = self._journal(link)
         count = len(self._lines(journal))
         action = journal.manual_sync()
-        self.assertEqual(action["params"]["message"], "0 transaction(s) imported.")
+        self.assertEqual(action["params"]["message"],
+                         "Demo Bank: 0 new transaction(s) (Current Account: 0, Dollar Account: 0).")
+        self.assertEqual(action["params"]["type"], "info")
         self.assertEqual(len(self._lines(journal)), count)
 
     def test_pending_transaction_posts_later_once(self):
@@ -211,7 +216,8 @@ class TestSyncPipeline(OnlineSyncCommon):
         journal.bank_statement_creation_groupby = "week"
         with freeze_time("2026-12-09 10:00:00"):
             action = journal.manual_sync()
-        self.assertTrue(action["params"]["message"].endswith("transaction(s) imported."))
+        self.assertRegex(action["params"]["message"],
+                         r"^Demo Bank: [1-9]\d* new transaction\(s\) \(Current Account: [1-9]\d*, Dollar Account: \d+\)\.$")
         new_lines = self._lines(journal) - lines
         # Lines of the week the monthly November statement ends in join it;
         # the following ones are grouped by week.

@@ -57,7 +57,8 @@ class AccountOnlineConnectWizard(models.TransientModel):
                 "institution_id": self.institution_id.id,
                 "company_id": self.env.company.id,
             })
-        link = self.link_id
+        # Opened from the wizard: the user lands on the new connection.
+        link = self.link_id.with_context(online_sync_open_connection=True)
         if self.setup_token_label:
             return link._connect_with_token(self.setup_token)
         return link.action_connect()

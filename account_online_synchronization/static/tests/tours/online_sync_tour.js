@@ -24,8 +24,8 @@ registry.category("web_tour.tours").add("account_online_synchronization_sync_now
             },
         },
         {
-            content: "The user is told that transactions were imported (not zero)",
-            trigger: ".o_notification:contains(/[1-9][0-9]* transaction.s. imported/)",
+            content: "The user is told which bank and accounts brought new transactions (not zero)",
+            trigger: ".o_notification:contains(/Demo Bank: [1-9][0-9]* new transaction.s. .Current Account: [1-9]/)",
         },
         {
             content: "The dashboard is reloaded after the synchronization",
@@ -102,7 +102,7 @@ registry.category("web_tour.tours").add("account_online_synchronization_connecti
         },
         {
             content: "The user is told how many transactions were imported",
-            trigger: '.o_notification:contains("transaction(s) imported")',
+            trigger: '.o_notification:contains("Demo Bank: 0 new transaction(s)")',
         },
     ],
 });
