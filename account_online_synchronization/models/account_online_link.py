@@ -13,7 +13,7 @@ from odoo import _, api, fields, models, modules
 from odoo.addons.base.models.res_bank import sanitize_account_number
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import format_datetime
+from odoo.tools.misc import format_date, format_datetime
 
 from .. import providers
 from ..providers import base as provider_base
@@ -30,7 +30,11 @@ SYNC_LOCK_KEY = 0x41_4F_53  # "AOS"
 SYSTEM_FIELDS = frozenset({
     "state", "last_refresh", "rate_limit_reset", "expiring_synchronization_date",
     "client_reference", "last_error_reference", "provider_data", "consent_identifier", "sync_requested",
+    "expiry_reminder_days",
 })
+# Days before the consent's end at which its responsible gets an activity to renew it.
+EXPIRY_REMINDER_DAYS = (15, 3, 1)
+EXPIRY_SUMMARY_PREFIX = "Bank consent ends"
 # Errors of concurrent transactions: the run is retried, the connection is not broken.
 CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable,
                       psycopg2.errors.DeadlockDetected)
@@ -92,6 +96,13 @@ class AccountOnlineLink(models.Model):
     )
     expiring_synchronization_date = fields.Date(
         string="Consent Expires On", readonly=True, copy=False, tracking=True,
+    )
+    # The last reminder sent for the current consent (days before its end; 0: none yet).
+    expiry_reminder_days = fields.Integer(readonly=True, copy=False)
+    user_id = fields.Many2one(
+        "res.users", string="Responsible", default=lambda self: self.env.user, tracking=True,
+        domain="[('share', '=', False)]",
+        help="Follows the connection and gets an activity when it needs someone: a consent to renew.",
     )
     account_online_account_ids = fields.One2many(
         "account.online.account", "account_online_link_id", string="Bank Accounts",
@@ -171,7 +182,16 @@ class AccountOnlineLink(models.Model):
                     bank=link.institution_id.name,
                 ))
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        links = super().create(vals_list)
+        for link in links.filtered("user_id"):
+            link.message_subscribe(partner_ids=link.user_id.partner_id.ids)
+        return links
+
     def write(self, vals):
+        if vals.get("user_id"):
+            self.message_subscribe(partner_ids=self.env["res.users"].browse(vals["user_id"]).partner_id.ids)
         if not self.env.su:
             self.check_access("write")
             forbidden = SYSTEM_FIELDS.intersection(vals)
@@ -301,7 +321,10 @@ class AccountOnlineLink(models.Model):
                 },
             },
             "expiring_synchronization_date": consent.valid_until and self._to_local(consent.valid_until).date(),
+            "expiry_reminder_days": 0,
         })
+        # A new consent: the reminders of the old one are answered.
+        self._expiry_activities().action_feedback(feedback=_("Consent renewed."))
 
     def _get_redirect_url(self):
         return self.get_base_url() + CALLBACK_ROUTE
@@ -586,6 +609,42 @@ class AccountOnlineLink(models.Model):
             except Exception:  # noqa: BLE001 - even recording the error failed: go on with the others
                 _logger.exception("Online synchronization of connection %s could not record its error", link.id)
             self._commit_if_allowed()
+
+    def _expiry_activities(self):
+        return self.sudo().activity_ids.filtered(
+            lambda activity: activity.activity_type_id == self.env.ref("mail.mail_activity_data_todo")
+            and activity.summary and activity.summary.startswith(EXPIRY_SUMMARY_PREFIX)
+        )
+
+    @api.model
+    def _cron_consent_expiry(self):
+        """Once a day: remind the responsible of a consent that ends soon (15,
+        3 and 1 days before), and disconnect the connections whose consent has
+        ended, so that the dashboard and the form offer Reconnect."""
+        links = self.search([("expiring_synchronization_date", "!=", False), ("state", "!=", "disconnected")])
+        for link in links:
+            link = link.with_company(link.company_id)
+            days_left = (link.expiring_synchronization_date - link._local_today()).days
+            if days_left < 0:
+                link._handle_error(providers.ConsentExpired(_(
+                    "The consent given to %(bank)s ended on %(date)s: click Reconnect to give a new one.",
+                    bank=link.name, date=format_date(self.env, link.expiring_synchronization_date),
+                )), automatic=True)
+                continue
+            due = [days for days in EXPIRY_REMINDER_DAYS if days_left <= days]
+            if not due or (link.expiry_reminder_days and min(due) >= link.expiry_reminder_days):
+                continue
+            link._expiry_activities().unlink()
+            link.sudo().activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=link.expiring_synchronization_date,
+                summary=_("%(prefix)s in %(days)s day(s)", prefix=EXPIRY_SUMMARY_PREFIX, days=days_left),
+                note=_("The consent given to %(bank)s ends on %(date)s. Open the connection and click "
+                       "Reconnect to renew it, or transactions stop coming.",
+                       bank=link.name, date=format_date(self.env, link.expiring_synchronization_date)),
+                user_id=(link.user_id or link.create_uid).id,
+            )
+            link.sudo().expiry_reminder_days = min(due)
 
     def _commit_if_allowed(self):
         # Tests run in one transaction that must not be committed.

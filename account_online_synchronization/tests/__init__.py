@@ -8,3 +8,4 @@ from . import test_views
 from . import test_online_sync_tour
 from . import test_connect_flow
 from . import test_bank_directory
+from . import test_consent_expiry
