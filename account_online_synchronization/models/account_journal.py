@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_date
 
@@ -33,6 +33,17 @@ class AccountJournal(models.Model):
     )
     account_online_link_state = fields.Selection(
         related="account_online_link_id.state", string="Connection State", groups=ONLINE_SYNC_READERS,
+    )
+    account_online_last_refresh = fields.Datetime(
+        related="account_online_link_id.last_refresh", string="Last Synchronization", groups=ONLINE_SYNC_READERS,
+    )
+    account_online_expiring_date = fields.Date(
+        related="account_online_link_id.expiring_synchronization_date", string="Connected Until",
+        groups=ONLINE_SYNC_READERS,
+    )
+    account_online_expiry_days = fields.Integer(
+        compute="_compute_account_online_expiry_days", groups=ONLINE_SYNC_READERS,
+        help="Days left before the bank's consent ends (the dashboard warns from 7 days on).",
     )
     account_online_balance_difference = fields.Monetary(
         related="account_online_account_id.balance_difference",
@@ -66,6 +77,13 @@ class AccountJournal(models.Model):
         return super().__get_bank_statements_available_sources() + [
             ("online_sync", _("Online Synchronization")),
         ]
+
+    @api.depends("account_online_expiring_date")
+    def _compute_account_online_expiry_days(self):
+        for journal in self:
+            end = journal.account_online_expiring_date
+            link = journal.account_online_link_id
+            journal.account_online_expiry_days = (end - link._local_today()).days if end and link else 0
 
     def manual_sync(self):
         """Synchronize Now: fetch the new transactions of this journal's bank

@@ -7,6 +7,10 @@ from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 from odoo.tests import common as odoo_tests
+from odoo.tools import mute_logger
+
+from ..providers import ProviderUnreachable
+from ..providers.demo import DemoBankProvider
 
 from .common import load_emulators
 
@@ -182,3 +186,21 @@ class TestConnectThroughTheBankPageTour(HttpCase):
         self.assertEqual(self.env["account.bank.statement.line"].search(
             [("journal_id", "=", journal.id), ("online_transaction_identifier", "!=", False)]).mapped("amount"),
             [-12.80])
+
+
+@tagged("post_install", "-at_install")
+class TestCardHealthTour(DemoBankTourCase):
+
+    def test_card_shows_an_error_and_the_consent_end_then_reconnect_mends_it(self):
+        def unreachable(*args, **kwargs):
+            raise ProviderUnreachable("Demo Bank could not be reached.")
+
+        with patch.object(DemoBankProvider, "get_balance", unreachable), \
+                mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            self.link._fetch_transactions(automatic=True)
+        self.link.sudo().expiring_synchronization_date = self.link._local_today() + dt.timedelta(days=2)
+        self.assertEqual(self.link.state, "error")
+        self.start_tour("/odoo/accounting", "account_online_synchronization_card_health", login="admin")
+        self.assertEqual(self.link.state, "connected")
+        self.assertGreater(self.link.expiring_synchronization_date, self.link._local_today() + dt.timedelta(days=80),
+                           "a new consent")

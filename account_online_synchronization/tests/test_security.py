@@ -3,6 +3,7 @@
 configures and synchronizes; a user with full accounting features
 synchronizes; read-only users see; Billing users see nothing of it."""
 import datetime as dt
+import re
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -29,7 +30,7 @@ class TestSecurity(ConnectedCommon):
         with freeze_time("2026-12-01 10:00:00"):
             action = self.journal.manual_sync()
         self.assertEqual(action["params"]["type"], "success")
-        self.assertGreater(int(action["params"]["message"].split()[0]), 0)
+        self.assertGreater(int(re.match(r"Demo Bank: (\d+) new transaction", action["params"]["message"])[1]), 0)
 
     def test_credentials_and_their_address_are_for_settings_administrators_only(self):
         provider = self.env.ref("account_online_synchronization.provider_demo")
@@ -86,7 +87,7 @@ class TestSecurity(ConnectedCommon):
         with freeze_time("2026-12-01 10:00:00"):
             action = self.journal.with_user(bookkeeper).manual_sync()
             self.assertEqual(action["params"]["type"], "success")
-            self.assertGreater(int(action["params"]["message"].split()[0]), 0)
+            self.assertGreater(int(re.match(r"Demo Bank: (\d+) new transaction", action["params"]["message"])[1]), 0)
             self.assertBooksMatchBank(self.journal)
         with self.assertRaises(AccessError):
             self.link.with_user(bookkeeper).action_reconnect()

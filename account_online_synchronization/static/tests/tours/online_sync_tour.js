@@ -181,3 +181,50 @@ registry.category("web_tour.tours").add("account_online_synchronization_connect_
         },
     ],
 });
+
+// Started by tests/test_online_sync_tour.py with the Demo Bank connection in
+// error and its consent ending in two days: the card says both, and leads to
+// the connection, where Reconnect mends it.
+registry.category("web_tour.tours").add("account_online_synchronization_card_health", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "The card says that the last synchronization failed",
+            trigger: `${CARD} .o_online_sync_failed:contains("Synchronization failed")`,
+        },
+        {
+            content: "The card says until when the bank is connected, in red so close to the end",
+            trigger: `${CARD} .o_online_connected_until.text-danger:contains("Connected until")`,
+        },
+        {
+            content: "The card tells when it was last synchronized",
+            trigger: `${CARD} .o_online_last_refresh:contains("Synchronized")`,
+        },
+        {
+            content: "Open the connection from the card",
+            trigger: `${CARD} .o_online_sync_failed a`,
+            run: "click",
+        },
+        {
+            content: "The connection is in error",
+            trigger: '.o_form_view .o_field_widget[name="state"] .o_arrow_button_current:contains("Error")',
+        },
+        {
+            content: "Reconnect",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_reconnect"]',
+            run: "click",
+        },
+        {
+            content: "The user is told the bank is connected again",
+            trigger: '.o_notification:contains("Connected to Demo Bank")',
+        },
+        {
+            content: "The connection is connected again, on the same page",
+            trigger: '.o_form_view .o_field_widget[name="state"] .o_arrow_button_current:contains("Connected")',
+        },
+        {
+            content: "Reconnecting opened nothing new: the breadcrumb still ends with the connection",
+            trigger: '.o_breadcrumb:not(:contains("Demo Bank / Demo Bank"))',
+        },
+    ],
+});
