@@ -674,6 +674,12 @@ class AccountOnlineLink(models.Model):
             parts.append(_("Try again later."))
         return " ".join(parts)
 
+    def _api_host(self):
+        try:
+            return self.provider_id._get_client().api_host()
+        except Exception:  # noqa: BLE001 - only a hint in an error message
+            return None
+
     def _handle_rate_limit(self, error):
         reset_at = error.reset_at
         if reset_at is not None:
@@ -705,6 +711,13 @@ class AccountOnlineLink(models.Model):
             elif self.state != "disconnected":
                 vals["state"] = "error"
             description = error.message
+            host = isinstance(error, providers.ProviderUnreachable) and self._api_host()
+            if host:
+                description = _(
+                    "%(description)s If Odoo reaches the internet through a firewall or a proxy, "
+                    "it must let Odoo connect to %(host)s (HTTPS).",
+                    description=description, host=host,
+                )
         self.sudo().write(vals)
         body = Markup(
             "<p>%s</p><ul><li>%s</li><li>%s</li><li>%s</li>%s</ul>"

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, ClassVar
+from urllib.parse import urlsplit
 
 POSTED = "posted"
 PENDING = "pending"
@@ -243,12 +244,19 @@ class BankProvider(abc.ABC):
     setup_token_label: ClassVar[str | None] = None
     #: The aggregator pushes notifications (:meth:`parse_webhook`).
     has_webhooks: ClassVar[bool] = False
+    #: Where the aggregator's API is when the configuration does not say.
+    default_api_base_url: ClassVar[str | None] = None
 
     def __init__(self, config: ProviderConfig):
         self.config = config
 
     def now(self) -> dt.datetime:
         return self.config.now()
+
+    def api_host(self) -> str | None:
+        """The host Odoo must reach (what a firewall or proxy must let through)."""
+        url = self.config.api_base_url or self.default_api_base_url
+        return urlsplit(url).hostname if url else None
 
     @abc.abstractmethod
     def list_institutions(self, country: str | None = None) -> list[Institution]:

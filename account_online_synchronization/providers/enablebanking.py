@@ -131,6 +131,7 @@ def _account_number(obj, key: str, path: str) -> str | None:
 class EnableBankingProvider(BankProvider):
     code = "enablebanking"
     name = "Enable Banking"
+    default_api_base_url = DEFAULT_BASE_URL
     needs_credentials = True
 
     # Class attributes so that tests can make retries instant.

@@ -63,6 +63,7 @@ MAX_RETRY_AFTER = 10.0  # seconds: a worker never sleeps longer on a 503
 class GoCardlessProvider(BankProvider):
     code = "gocardless"
     name = "GoCardless Bank Account Data"
+    default_api_base_url = DEFAULT_API_BASE_URL
     needs_credentials = True
 
     RETRY_ATTEMPTS = 3

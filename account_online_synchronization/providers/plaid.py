@@ -234,6 +234,9 @@ class PlaidProvider(BankProvider):
     # HTTP
     # ------------------------------------------------------------------
 
+    def api_host(self) -> str | None:
+        return urlsplit(self.base_url).hostname
+
     @property
     def base_url(self) -> str:
         default = BASE_URLS.get(self.config.environment, PRODUCTION_BASE_URL)

@@ -253,6 +253,8 @@ class _KnownAccount:
 class SimpleFINProvider(BankProvider):
     code = "simplefin"
     name = "SimpleFIN Bridge"
+    # Each user's access URL names its bridge; this is the public one.
+    default_api_base_url = "https://beta-bridge.simplefin.org/simplefin"
     needs_credentials = False
     uses_cursor = False
     setup_token_label = "SimpleFIN Setup Token"

@@ -155,7 +155,7 @@ class TestGoCardlessConnection(ConnectFlowCase):
         # The aggregator fails: nothing half-imported, the error is told, the next sync catches up.
         self.emulator.add_transaction(MAIN_IBAN, "100.00", booking_date=self.today, debtorName="Ærø ApS")
         self.emulator.fail_next(Fault(status=500, body={"summary": "Service error", "status_code": 500}), times=10)
-        with mute_logger(LOGGER), self.assertRaisesRegex(Exception, "Reference"):
+        with mute_logger(LOGGER), self.assertRaisesRegex(UserError, "(?s)must let Odoo connect to 127.0.0.1.*Reference"):
             link.action_fetch_transactions()
         self.env.invalidate_all()
         self.assertEqual(link.state, "error")
