@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter
 from decimal import Decimal
 
 from markupsafe import Markup

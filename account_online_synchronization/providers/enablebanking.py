@@ -13,7 +13,6 @@ Needs PyJWT (with cryptography): the addon lists it in its manifest's
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
 import re
@@ -41,7 +40,7 @@ from .base import (
     RateLimited,
     Transaction,
 )
-from .http import retrying_session
+from .http import retry_after, retrying_session
 
 _logger = logging.getLogger(__name__)
 
@@ -220,7 +219,7 @@ class EnableBankingProvider(BankProvider):
         detail = self._scrub(f"{method} {path}: HTTP {status} {error or ''} {message or ''}".strip())
         if status == 429 or error == "ASPSP_RATE_LIMIT_EXCEEDED":
             raise RateLimited("The bank limits how often its data can be read: the synchronization will be "
-                              "retried later.", reset_at=self._retry_after(response), detail=detail)
+                              "retried later.", reset_at=retry_after(response, self.now()), detail=detail)
         if payload is _NOT_JSON or status >= 500 or error in BANK_DOWN_ERRORS:
             raise ProviderUnreachable("Enable Banking or the bank is unavailable.", detail=detail)
         if error in SESSION_ERRORS:
@@ -238,15 +237,6 @@ class EnableBankingProvider(BankProvider):
         raise ProviderError(self._scrub(f"Enable Banking refused the request: {message or error or f'HTTP {status}'}"),
                             detail=detail)
 
-    def _retry_after(self, response) -> dt.datetime | None:
-        value = (response.headers.get("Retry-After") or "").strip()
-        if value.isdigit():
-            return self.now() + dt.timedelta(seconds=int(value))
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
 
     # -- Banks and consent -------------------------------------------
 

@@ -2,6 +2,9 @@
 """The HTTP session every connector talks to its aggregator with."""
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -59,3 +62,16 @@ def non_retrying_adapter() -> HTTPAdapter:
     """For calls that must never be sent twice: ``session.mount(url, ...)``
     (requests picks the adapter of the longest matching prefix)."""
     return HTTPAdapter(max_retries=Retry(total=0, read=False, raise_on_status=False))
+
+
+def retry_after(response: requests.Response, now: dt.datetime) -> dt.datetime | None:
+    """When the aggregator says to come back (``Retry-After``: seconds or an
+    HTTP date), as an aware UTC datetime; None when it does not say."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return now + dt.timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)

@@ -39,7 +39,6 @@ Needs PyJWT with cryptography (webhook signatures).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
@@ -72,7 +71,7 @@ from .base import (
     TransactionChanges,
     WebhookEvent,
 )
-from .http import non_retrying_adapter, retrying_session
+from .http import non_retrying_adapter, retry_after, retrying_session
 
 _logger = logging.getLogger(__name__)
 
@@ -321,7 +320,7 @@ class PlaidProvider(BankProvider):
             raise ProviderUnreachable("Plaid answered with something that is not its API's JSON.", detail=detail)
         if status == 429 or error_type == "RATE_LIMIT_EXCEEDED":
             raise RateLimited("Plaid refuses more requests for now: the synchronization will be retried later.",
-                              reset_at=self._retry_after(response), detail=detail)
+                              reset_at=retry_after(response, self.now()), detail=detail)
         if error_code in LOGIN_REQUIRED_CODES:
             raise AuthenticationExpired(
                 "The login at the bank must be renewed: use Update Credentials to log in again through Plaid.",
@@ -341,16 +340,6 @@ class PlaidProvider(BankProvider):
         reason = display or error_code or f"HTTP {status}"
         raise ProviderError(self._mask(f"Plaid refused the request: {reason}")[:300], detail=detail)
 
-    def _retry_after(self, response: requests.Response) -> dt.datetime | None:
-        """Plaid's 429 carries no reset time; a Retry-After, if one comes, is believed."""
-        value = (response.headers.get("Retry-After") or "").strip()
-        if value.isdigit():
-            return self.now() + dt.timedelta(seconds=int(value))
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
 
     # ------------------------------------------------------------------
     # Institutions and connection

@@ -54,7 +54,6 @@ from __future__ import annotations
 import base64
 import calendar
 import datetime as dt
-import email.utils
 import hashlib
 import ipaddress
 import logging
@@ -82,7 +81,7 @@ from .base import (
     RateLimited,
     Transaction,
 )
-from .http import non_retrying_adapter, retrying_session
+from .http import non_retrying_adapter, retry_after, retrying_session
 
 _logger = logging.getLogger(__name__)
 
@@ -301,22 +300,13 @@ class SimpleFINProvider(BankProvider):
         _logger.debug("SimpleFIN Bridge %s: HTTP %s", what, response.status_code)
         return response
 
-    def _retry_after(self, response) -> dt.datetime | None:
-        value = (response.headers.get("Retry-After") or "").strip()
-        if value.isdigit():
-            return self.now() + dt.timedelta(seconds=int(value))
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
 
     def _raise_for_status(self, response, what: str) -> None:
         status = response.status_code
         detail = f"{what}: HTTP {status}"
         if status == 429:
             raise RateLimited("SimpleFIN Bridge refuses more requests for now (it expects about 24 a day): "
-                              "the synchronization will be done later.", reset_at=self._retry_after(response),
+                              "the synchronization will be done later.", reset_at=retry_after(response, self.now()),
                               detail=detail)
         if status >= 500:
             raise ProviderUnreachable(f"SimpleFIN Bridge is not available (HTTP {status}).", detail=detail)

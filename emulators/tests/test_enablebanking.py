@@ -27,6 +27,7 @@ from providers import (
     RateLimited,
 )
 from providers.enablebanking import EnableBankingProvider
+from shared_clock import Clock
 
 APP_ID = "0f3a9c2e-app"
 BANK = "FI:Nordea"
@@ -34,13 +35,6 @@ CALLBACK = "https://odoo.example.com/online_sync/callback?link=7"
 START = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.timezone.utc)
 TODAY = START.date()
 
-
-class Clock:
-    def __init__(self):
-        self.current = START
-
-    def __call__(self):
-        return self.current
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +49,7 @@ def instant_retries(monkeypatch):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -203,7 +197,7 @@ def test_authorization_code_is_single_use(provider):
 def test_expired_and_revoked_sessions(provider, emulator, clock):
     consent = connect(provider)
     uid = consent.data["accounts"][0]["uid"]
-    clock.current = consent.valid_until + dt.timedelta(seconds=1)
+    clock.moment = consent.valid_until + dt.timedelta(seconds=1)
     with pytest.raises(ConsentExpired):
         provider.refresh(consent, automatic=False)
     with pytest.raises(ConsentExpired):
@@ -211,7 +205,7 @@ def test_expired_and_revoked_sessions(provider, emulator, clock):
     with pytest.raises(ConsentExpired, match="connect the bank again") as error:
         fetch(provider, consent, uid)  # the API's EXPIRED_SESSION
     assert "EXPIRED_SESSION" in error.value.detail
-    clock.current = START
+    clock.moment = START
     other = connect(provider)
     emulator.revoke_session(other.identifier)
     with pytest.raises(ConsentExpired):

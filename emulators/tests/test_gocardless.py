@@ -29,6 +29,7 @@ from providers import (
     RateLimited,
 )
 from providers.gocardless import GoCardlessProvider
+from shared_clock import Clock
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -39,16 +40,6 @@ REDIRECT = "https://odoo.example.com/account_online_synchronization/callback"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Clock:
-    def __init__(self, moment=START):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, **delta):
-        self.moment += dt.timedelta(**delta)
-
 
 class FastGoCardless(GoCardlessProvider):
     RETRY_BACKOFF = 0.001  # keep the retries' waits out of the test time
@@ -56,7 +47,7 @@ class FastGoCardless(GoCardlessProvider):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from providers import (
     WebhookEvent,
 )
 from providers.plaid import PlaidProvider
+from shared_clock import Clock
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -50,16 +51,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"client_identifier": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_SECRET}
 
 
-class Clock:
-    def __init__(self, moment=START):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, **delta):
-        self.moment += dt.timedelta(**delta)
-
 
 class FastPlaid(PlaidProvider):
     RETRY_BACKOFF = 0.001  # keep the retries' waits out of the test time
@@ -67,7 +58,7 @@ class FastPlaid(PlaidProvider):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -336,11 +327,11 @@ def test_balances_signs_and_one_accounts_call(client, emulator, linked):
     assert client.get_balance(linked.consent, linked.card).amount == Decimal("-410.25")
     assert len(calls(emulator, "/accounts/get")) == 1
     emulator.set_balance(linked.card, current="-15.00")  # the bank owes the customer
-    fresh = make_client(emulator, Clock())
+    fresh = make_client(emulator, Clock(START))
     assert fresh.get_balance(linked.consent, linked.card).amount == Decimal("15.00")
     emulator.set_balance(linked.checking, current=None)
     with pytest.raises(InvalidData, match="no current balance"):
-        make_client(emulator, Clock()).get_balance(linked.consent, linked.checking)
+        make_client(emulator, Clock(START)).get_balance(linked.consent, linked.checking)
 
 
 def test_investment_accounts_are_not_bank_accounts(client, emulator):
@@ -629,7 +620,7 @@ def test_revoked_or_removed_item_is_consent_expired(client, emulator, linked, ho
     with pytest.raises(ConsentExpired, match="connect the bank again"):
         changes(client, linked)
     with pytest.raises(ConsentExpired):
-        make_client(emulator, Clock()).list_accounts(linked.consent)
+        make_client(emulator, Clock(START)).list_accounts(linked.consent)
     with pytest.raises(ConsentExpired):
         client.get_changes(Consent(identifier=item_id, data={}), linked.checking, None, TODAY, TODAY)
 

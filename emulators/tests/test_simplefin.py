@@ -30,6 +30,7 @@ from providers import (
     RateLimited,
 )
 from providers.simplefin import SimpleFINProvider
+from shared_clock import Clock
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -38,13 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400
 
 
-class Clock:
-    def __init__(self, moment=START):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
-
 
 class FastSimpleFIN(SimpleFINProvider):
     RETRY_BACKOFF = 0.001  # keep the retries' waits out of the test time
@@ -52,7 +46,7 @@ class FastSimpleFIN(SimpleFINProvider):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
