@@ -83,3 +83,19 @@ class TestBankDirectory(TransactionCase):
         indexes = " ".join(row[0] for row in self.env.cr.fetchall())
         self.assertIn("gin_trgm_ops", indexes, "names are searched with a trigram index")
         self.assertIn("(bic)", indexes)
+
+    def test_the_bank_picker_finds_by_bic_and_names_the_aggregator_and_beta(self):
+        Institution = self.env["account.online.institution"].with_context(online_sync_bank_picker=True)
+        found = Institution.name_search("DEMODEFF")
+        self.assertEqual([name for _id, name in found], ["Demo Neobank (Demo Bank, Beta)"])
+        belgium = self.env.ref("base.be")
+        wizard = self.env["account.online.connect.wizard"].create({
+            "country_id": belgium.id,
+            "institution_id": Institution.search([("bic", "=", "DEMODEFF")]).id,
+        })
+        self.assertTrue(wizard.is_beta, "the wizard warns of a beta bank")
+        self.assertEqual(wizard.institution_provider_id, self.env.ref("account_online_synchronization.provider_demo"))
+        self.assertEqual(wizard.country_id, belgium)
+        fresh = self.env["account.online.connect.wizard"].new({})
+        self.assertEqual(fresh.country_id, self.env.company.account_fiscal_country_id,
+                         "banks of the company's country are offered first")

@@ -239,7 +239,7 @@ class TestSyncErrors(OnlineSyncCommon):
         wizard = self.env["account.online.connect.wizard"].create({
             "institution_id": self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")]).id,
         })
-        self.assertEqual(wizard.provider_id, self.env.ref("account_online_synchronization.provider_demo"))
+        self.assertEqual(wizard.institution_provider_id, self.env.ref("account_online_synchronization.provider_demo"))
         action = wizard.action_connect()
         link = self.env["account.online.link"].browse(action["res_id"])
         self.assertEqual(link.state, "connected")

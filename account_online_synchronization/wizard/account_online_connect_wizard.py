@@ -7,43 +7,40 @@ class AccountOnlineConnectWizard(models.TransientModel):
     _name = "account.online.connect.wizard"
     _description = "Add a Bank Account"
 
+    country_id = fields.Many2one(
+        "res.country",
+        default=lambda self: self.env.company.account_fiscal_country_id or self.env.company.country_id,
+        help="Only the banks of this country are offered: clear it to search them all.",
+    )
     provider_id = fields.Many2one(
         "account.online.provider",
         string="Aggregator",
-        required=True,
-        compute="_compute_provider_id", store=True, readonly=False, precompute=True,
         domain="[('institution_ids', '!=', False)]",
+        help="Leave it empty to search the banks of every aggregator.",
     )
+    # One search over every configured aggregator's banks, by name or BIC.
     institution_id = fields.Many2one(
         "account.online.institution",
         string="Bank",
         required=True,
-        domain="[('provider_id', '=', provider_id)]",
+        domain="[('provider_id', '=?', provider_id), ('country_ids', '=?', country_id)]",
+        context={"online_sync_bank_picker": True},
     )
+    institution_provider_id = fields.Many2one(related="institution_id.provider_id", string="Through")
+    is_beta = fields.Boolean(related="institution_id.is_beta")
+    history_days = fields.Integer(related="institution_id.history_days")
     # Reconnecting a connection of an aggregator that connects with a token.
     link_id = fields.Many2one("account.online.link", string="Connection")
-    setup_token_label = fields.Char(related="provider_id.setup_token_label")
+    setup_token_label = fields.Char(related="institution_id.provider_id.setup_token_label")
     setup_token = fields.Char(help="The token the aggregator gave you to connect Odoo: paste it as it is.")
 
-    @api.model
-    def _default_provider(self):
-        # The first aggregator with banks to offer: the others are not configured yet.
-        Provider = self.env["account.online.provider"]
-        return Provider.search([
-            *Provider._check_company_domain(self.env.company), ("institution_ids", "!=", False),
-        ], limit=1)
-
-    @api.depends("institution_id")
-    def _compute_provider_id(self):
-        for wizard in self:
-            if wizard.institution_id:
-                wizard.provider_id = wizard.institution_id.provider_id
-            elif not wizard.provider_id:
-                wizard.provider_id = self._default_provider()
-
-    @api.onchange("provider_id")
-    def _onchange_provider_id(self):
-        if self.institution_id and self.institution_id.provider_id != self.provider_id:
+    @api.onchange("provider_id", "country_id")
+    def _onchange_filters(self):
+        institution = self.institution_id
+        if institution and (
+            (self.provider_id and institution.provider_id != self.provider_id)
+            or (self.country_id and self.country_id not in institution.country_ids)
+        ):
             self.institution_id = False
 
     def action_connect(self):

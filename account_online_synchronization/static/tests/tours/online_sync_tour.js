@@ -146,22 +146,39 @@ registry.category("web_tour.tours").add("account_online_synchronization_connect_
             run: "click",
         },
         {
-            content: "Choose the aggregator",
-            trigger: '.modal .o_field_widget[name="provider_id"] input',
-            run: "edit GoCardless",
+            content: "Banks are searched in the company's country first: look in Belgium instead",
+            trigger: '.modal .o_field_widget[name="country_id"] input',
+            run: "edit Belgium",
         },
         {
-            trigger: '.o-autocomplete--dropdown-item:contains("GoCardless Bank Account Data")',
+            trigger: '.o-autocomplete--dropdown-item:contains("Belgium")',
             run: "click",
         },
         {
-            content: "Choose the bank",
+            content: "One search over every aggregator's banks: the Demo Neobank, in beta",
             trigger: '.modal .o_field_widget[name="institution_id"] input',
-            run: "edit Sandbox",
+            run: "edit Neobank",
         },
         {
-            trigger: '.o-autocomplete--dropdown-item:contains("Sandbox Finance")',
+            trigger: '.o-autocomplete--dropdown-item:contains("Demo Neobank (Demo Bank, Beta)")',
             run: "click",
+        },
+        {
+            content: "A beta bank is announced as such: the user may still go on",
+            trigger: '.modal .o_online_sync_beta_warning:contains("in beta")',
+        },
+        {
+            content: "Choose another bank, by its BIC: Sandbox Finance, at GoCardless",
+            trigger: '.modal .o_field_widget[name="institution_id"] input',
+            run: "edit SFIN0000",
+        },
+        {
+            trigger: '.o-autocomplete--dropdown-item:contains("Sandbox Finance (GoCardless Bank Account Data)")',
+            run: "click",
+        },
+        {
+            content: "No beta warning for it",
+            trigger: '.modal:not(:has(.o_online_sync_beta_warning)) .o_field_widget[name="institution_provider_id"]:contains("GoCardless Bank Account Data")',
         },
         {
             content: "Connect: the bank's page opens in this tab",
