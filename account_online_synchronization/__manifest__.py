@@ -3,14 +3,14 @@
     "name": "Online Bank Synchronization",
     "summary": "Import bank transactions automatically from your bank, "
     "grouped in statements, without duplicates or gaps",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "account_online_synchronization contributors",
     "website": "https://github.com/account-online-synchronization/account_online_synchronization",
     "depends": ["account"],
     # Enable Banking signs its requests (RS256 JWT); Plaid signs its webhooks (ES256).
-    "external_dependencies": {"python": ["PyJWT", "cryptography"]},
+    "external_dependencies": {"python": ["PyJWT", "cryptography", "phonenumbers"]},
     "data": [
         "security/ir.model.access.csv",
         "security/account_online_synchronization_security.xml",
@@ -21,6 +21,8 @@
         "views/account_online_provider_views.xml",
         "views/account_online_institution_views.xml",
         "wizard/account_online_connect_wizard_views.xml",
+        "wizard/account_online_account_choice_views.xml",
+        "wizard/account_online_link_reactivate_views.xml",
         "views/account_journal_views.xml",
         "views/account_journal_dashboard_views.xml",
         "views/account_bank_statement_line_views.xml",
@@ -28,6 +30,9 @@
         "views/account_online_consent_templates.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "account_online_synchronization/static/src/**/*",
+        ],
         "web.assets_tests": [
             "account_online_synchronization/static/tests/tours/*.js",
         ],

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 from .. import providers
-from ..models.account_online_link import CALLBACK_ROUTE
+from ..models.account_online_link import CALLBACK_ROUTE, BankSyncError
 from ..models.account_online_provider import WEBHOOK_ROUTE
 
 _logger = logging.getLogger(__name__)
@@ -25,11 +25,14 @@ class OnlineSynchronizationController(http.Controller):
         )
         if not consent_request:
             return self._consent_page(refusal, status=400)
+        # Back on the connection, the user chooses the accounts to synchronize.
         link = consent_request.sudo().link_id.with_user(request.env.user).with_company(
             consent_request.sudo().link_id.company_id,
-        )
+        ).with_context(online_sync_choose_accounts=True)
         try:
             link._complete_consent_request(consent_request, params)
+        except BankSyncError as error:
+            return self._consent_page(str(error), link=link)  # with its reference
         except (UserError, AccessError) as error:
             return self._consent_page(error.args[0], link=link)
         return request.redirect(f"/odoo/action-account_online_synchronization.action_account_online_link/{link.id}")

@@ -6,3 +6,4 @@ from . import account_online_consent_request
 from . import account_online_account
 from . import account_journal
 from . import account_bank_statement_line
+from . import res_company

@@ -34,6 +34,9 @@ class AccountJournal(models.Model):
     account_online_link_state = fields.Selection(
         related="account_online_link_id.state", string="Connection State", groups=ONLINE_SYNC_READERS,
     )
+    account_online_blocked = fields.Selection(
+        related="account_online_link_id.blocked_reason", string="Connection Blocked", groups=ONLINE_SYNC_READERS,
+    )
     account_online_last_refresh = fields.Datetime(
         related="account_online_link_id.last_refresh", string="Last Synchronization", groups=ONLINE_SYNC_READERS,
     )
@@ -93,6 +96,36 @@ class AccountJournal(models.Model):
         if not link:
             raise UserError(_("%(journal)s is not connected to a bank.", journal=self.name))
         return link.action_fetch_transactions()
+
+    def action_configure_bank_journal(self):
+        """Bank Setup on an empty bank journal's card: connect the bank that
+        feeds it (typing the account number by hand stays one click away).
+        Users who may not connect banks get Odoo's own setup."""
+        self.ensure_one()
+        if self.type != "bank" or not self.env["account.online.link"].has_access("create"):
+            return super().action_configure_bank_journal()
+        return self.action_connect_online_bank()
+
+    def _action_configure_bank_by_hand(self):
+        return super().action_configure_bank_journal()
+
+    def action_connect_online_bank(self):
+        """Connect a bank from this journal's card: its account in the
+        journal's currency feeds this journal."""
+        self.ensure_one()
+        if self.account_online_link_id:
+            raise UserError(_("%(journal)s is synchronized with %(link)s already.",
+                              journal=self.name, link=self.account_online_link_id.name))
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_online_synchronization.action_account_online_connect_wizard"
+        )
+        action["context"] = {"online_sync_journal_id": self.id}
+        return action
+
+    def action_reconnect_online_link(self):
+        """Reconnect Bank on the card: a new consent at once."""
+        self.ensure_one()
+        return self.account_online_link_id.with_context(online_sync_choose_accounts=True).action_reconnect()
 
     def action_open_online_link(self):
         self.ensure_one()

@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_bank import sanitize_account_number
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_date, formatLang
 
 from .. import providers
@@ -95,29 +95,71 @@ class AccountOnlineAccount(models.Model):
             raise providers.InvalidData(_("The bank sent an unknown currency: %s", code))
         return currency
 
-    def _link_journal(self):
-        """Synchronize into the journal this bank account already feeds through
-        another connection of the company (the same bank connected again), else
-        into the unlinked bank journal with the same account number and
-        currency, else into a new bank journal."""
+    def _link_journal(self, journal=None):
+        """Synchronize into ``journal`` (the user's choice), else into the
+        journal this bank account already feeds through another connection of
+        the company (the same bank connected again), else into the unlinked
+        bank journal with the same account number and currency, else into a
+        new bank journal. Returns the journal."""
         self.ensure_one()
-        link = self.account_online_link_id
-        journal = self._find_journal_of_same_account()
-        if journal:
-            previous = journal.account_online_account_id
-            # Continue where the other connection stopped: nothing twice, no gap.
+        journal = journal or self._find_journal_of_same_account() or self._find_unlinked_journal()
+        previous = journal.account_online_account_id if journal else self.browse()
+        if previous and previous != self:
+            # The same account through another connection (the same bank
+            # connected again): continue where it stopped, nothing twice, no gap.
             self.sudo().write({"last_sync": previous.last_sync, "balance": previous.balance})
             previous.account_online_link_id._post(
                 _("%(account)s is now synchronized by the connection %(link)s.",
-                  account=previous.name, link=link.display_name),
+                  account=previous.name, link=self.account_online_link_id.display_name),
                 journals=journal,
             )
-        else:
-            journal = self._find_unlinked_journal()
         if not journal:
             journal = self._create_journal()
         journal.write({"account_online_account_id": self.id, "bank_statements_source": "online_sync"})
         return journal
+
+    def _suggest_journal(self, preferred=None, taken=None):
+        """The journal offered for this bank account in the account choice:
+        the one it already feeds through another connection of the company,
+        else a bank journal without feed with the same number and currency,
+        else ``preferred`` (the journal the user started from), else the
+        company's empty bank journal in its currency (the "Bank" journal of a
+        new database). None: a new journal. ``taken``: journals already
+        offered to other accounts."""
+        self.ensure_one()
+        taken = taken or self.env["account.journal"]
+        for journal in (self._find_journal_of_same_account(), self._find_unlinked_journal()):
+            if journal and journal not in taken:
+                return journal
+        if preferred and preferred not in taken and not preferred.account_online_account_id \
+                and self._currency_fits(preferred):
+            return preferred
+        empty = self._unlinked_bank_journals().filtered(
+            lambda journal: journal not in taken and not journal.bank_account_id and not journal.has_entries
+            and self._currency_fits(journal)
+        )
+        return empty[:1] or None
+
+    def _currency_fits(self, journal):
+        return (journal.currency_id or journal.company_id.currency_id) == self.currency_id
+
+    def _check_journal_choice(self, journal):
+        """A journal the user chose for this account: refused when it keeps its
+        books in another currency, or another bank account feeds it."""
+        self.ensure_one()
+        if not self._currency_fits(journal):
+            raise UserError(_(
+                "%(journal)s keeps its books in %(journal_currency)s, %(account)s is in %(currency)s: "
+                "choose a journal in %(currency)s, or leave the journal empty to create one.",
+                journal=journal.name, journal_currency=(journal.currency_id or journal.company_id.currency_id).name,
+                account=self.name, currency=self.currency_id.name,
+            ))
+        other = journal.account_online_account_id
+        if other and other != self and other not in (self._find_journal_of_same_account().account_online_account_id):
+            raise UserError(_(
+                "%(journal)s is already synchronized with %(account)s (%(link)s): choose another journal.",
+                journal=journal.name, account=other.name, link=other.account_online_link_id.display_name,
+            ))
 
     def _journal_matches(self, journal):
         number = sanitize_account_number(self.account_number or "")
@@ -138,13 +180,15 @@ class AccountOnlineAccount(models.Model):
         )
         return same[:1].journal_ids.sudo(False)
 
-    def _find_unlinked_journal(self):
-        journals = self.env["account.journal"].search([
+    def _unlinked_bank_journals(self):
+        return self.env["account.journal"].search([
             *self.env["account.journal"]._check_company_domain(self.company_id),
             ("type", "=", "bank"),
             ("account_online_account_id", "=", False),
-        ])
-        return journals.filtered(self._journal_matches)[:1]
+        ], order="sequence, id")
+
+    def _find_unlinked_journal(self):
+        return self._unlinked_bank_journals().filtered(self._journal_matches)[:1]
 
     def _create_journal(self):
         company = self.company_id

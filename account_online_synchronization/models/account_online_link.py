@@ -13,12 +13,14 @@ from odoo import _, api, fields, models, modules
 from odoo.addons.base.models.res_bank import sanitize_account_number
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import LazyTranslate
 from odoo.tools.misc import format_date, format_datetime
 
 from .. import providers
 from ..providers import base as provider_base
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 CRON_XMLID = "account_online_synchronization.online_sync_cron"
 # Where the bank sends the user back after the consent (controllers/main.py).
@@ -30,8 +32,10 @@ SYNC_LOCK_KEY = 0x41_4F_53  # "AOS"
 SYSTEM_FIELDS = frozenset({
     "state", "last_refresh", "rate_limit_reset", "expiring_synchronization_date",
     "client_reference", "last_error_reference", "provider_data", "consent_identifier", "sync_requested",
-    "expiry_reminder_days",
+    "expiry_reminder_days", "account_choice_pending", "blocked_reason", "auth_failure_count", "database_uuid",
 })
+# Authentication failures in a row after which a connection is blocked.
+AUTH_FAILURES_BEFORE_BLOCK = 3
 # Days before the consent's end at which its responsible gets an activity to renew it.
 EXPIRY_REMINDER_DAYS = (15, 3, 1)
 EXPIRY_SUMMARY_PREFIX = "Bank consent ends"
@@ -40,8 +44,30 @@ CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.Lock
                       psycopg2.errors.DeadlockDetected)
 
 
-class SyncInProgress(UserError):
+class BankSyncError(UserError):
+    """A synchronization error as the user sees it, in the addon's own dialog
+    (static/src/bank_sync_error_dialog): a title, what happened in a sentence,
+    the reference to quote, and the button to act (``next_step``:
+    "reconnect", "reactivate" or nothing)."""
+
+    def __init__(self, message, reference=None, link_id=None, next_step=None, title=None):
+        super().__init__(message)
+        self.args = (message, reference or "", link_id or False, next_step or "", str(title or ""))
+
+    def __str__(self):
+        message, reference = self.args[:2]
+        return f"{message}\n\nReference: {reference}" if reference else message
+
+
+class SyncBlocked(BankSyncError):
+    """The connection is blocked: no request leaves for it."""
+
+
+class SyncInProgress(BankSyncError):
     """Another transaction works on the connection right now."""
+
+    def __init__(self, message):
+        super().__init__(message, title=_lt("Synchronization in Progress"))
 
 
 class AccountOnlineLink(models.Model):
@@ -122,6 +148,27 @@ class AccountOnlineLink(models.Model):
     )
     sync_requested = fields.Boolean(
         readonly=True, copy=False, help="The aggregator announced new transactions: synchronize soon.",
+    )
+    blocked_reason = fields.Selection(
+        [
+            ("suspended", "Suspended by the Bank or Aggregator"),
+            ("authentication", "Repeated Authentication Failures"),
+            ("copied", "Database Copied"),
+        ],
+        string="Blocked", readonly=True, copy=False, tracking=True,
+        help="No request leaves for a blocked connection until an administrator reactivates it.",
+    )
+    auth_failure_count = fields.Integer(readonly=True, copy=False)
+    # The database the consent was given to: a copy of it must not use the consent.
+    database_uuid = fields.Char(readonly=True, copy=False)
+    account_choice_pending = fields.Boolean(
+        readonly=True, copy=False,
+        help="The bank gave access to accounts: the user has not chosen yet which to synchronize.",
+    )
+    requested_journal_id = fields.Many2one(
+        "account.journal", string="Journal to Feed", readonly=True, copy=False, check_company=True,
+        domain="[('type', '=', 'bank')]",
+        help="The journal the connection was started from: offered first for an account in its currency.",
     )
     # Tokens and the provider's own state: Settings administrators only.
     provider_data = fields.Json(groups="base.group_system", copy=False)
@@ -245,15 +292,51 @@ class AccountOnlineLink(models.Model):
         return self._start_consent_flow(renew_login=True)
 
     def action_fetch_accounts(self):
+        """Ask the bank for its accounts again. From the screens, the accounts
+        not synchronized yet (new ones, and those left out before) are offered
+        in the account choice; scripts link new accounts at once."""
         self.ensure_one()
         self._check_can_configure()
-        new_accounts = self._run_guarded(self._fetch_accounts, automatic=False)
+        self._check_can_send_requests()
+        choose = self._user_chooses_accounts()
+        new_accounts = self._run_guarded(lambda: self._fetch_accounts(link_new=not choose), automatic=False)
         if new_accounts is None:
             return self._notify(self._rate_limit_message(), "warning")
+        if choose:
+            unsynchronized = self.account_online_account_ids.filtered(lambda account: not account.journal_ids)
+            if unsynchronized:
+                return self._action_choose_accounts(unsynchronized)
+            return self._notify(_("%(bank)s has no other account to synchronize.", bank=self.name), "info")
         return self._notify(
             _("%(count)s new bank account(s) found.", count=len(new_accounts)),
             "success" if new_accounts else "info",
         )
+
+    def action_choose_accounts(self):
+        self.ensure_one()
+        self._check_can_configure()
+        return self._action_choose_accounts(self.account_online_account_ids.filtered(lambda a: not a.journal_ids))
+
+    def _user_chooses_accounts(self):
+        """Started from a screen (the buttons and wizards say so): the user
+        ticks the accounts to synchronize. From a script, every account is."""
+        return bool(self.env.context.get("online_sync_choose_accounts"))
+
+    def _action_choose_accounts(self, accounts):
+        if not accounts:
+            raise UserError(_("Every bank account of %(bank)s is synchronized already.", bank=self.name))
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Choose the Accounts to Synchronize"),
+            "res_model": "account.online.account.choice",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "online_sync_link_id": self.id,
+                "online_sync_account_ids": accounts.ids,
+                "online_sync_open_connection": self.env.context.get("online_sync_open_connection"),
+            },
+        }
 
     def action_fetch_transactions(self):
         self.ensure_one()
@@ -266,7 +349,7 @@ class AccountOnlineLink(models.Model):
 
     def _import_summary(self, lines):
         """What a synchronization brought, named: the bank, then each account."""
-        accounts = self.account_online_account_ids.filtered("journal_ids")
+        accounts = self.account_online_account_ids.filtered("journal_ids").sorted("name")
         per_account = ", ".join(
             f"{account.name}: {len(lines.filtered(lambda line, a=account: line.online_account_id == a))}"
             for account in accounts
@@ -284,16 +367,116 @@ class AccountOnlineLink(models.Model):
             "domain": [("id", "in", self.journal_ids.ids)],
         }
 
-    def _notify(self, message, kind):
+    def _notify(self, message, kind, next_action=None):
+        """A notification, then ``next_action`` (default: reload the view
+        behind, which shows what changed)."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "type": kind,
                 "message": message,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                "next": next_action or {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    # ------------------------------------------------------------------
+    # Blocking: no request leaves for a blocked connection
+    # ------------------------------------------------------------------
+
+    def _get_client(self):
+        """The aggregator's connector, for a request about this connection."""
+        self._check_can_send_requests(commit=False)
+        return self.provider_id._get_client()
+
+    @api.model
+    def _check_database_allows_sync(self):
+        if self.env["ir.config_parameter"].sudo().get_param("database.expiration_reason") == "trial":
+            raise BankSyncError(
+                _("Bank synchronization is not available on a trial database. A bank's consent is given to one "
+                  "lasting database: a trial is often copied, shared, or deleted when it ends, and the consent "
+                  "would go with it. Register the database, then connect your bank."),
+                title=_("Not Available on Trial Databases"),
+            )
+
+    @api.model
+    def _current_database_uuid(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+
+    def _check_can_send_requests(self, commit=True):
+        """Refuse any request for a blocked connection. A connection whose
+        consent was given to another database (this one is a copy) is blocked
+        here, before anything leaves; ``commit`` keeps that although the
+        request is refused (not inside a savepoint)."""
+        self.ensure_one()
+        self._check_database_allows_sync()
+        if not self.blocked_reason and self.database_uuid and self.database_uuid != self._current_database_uuid():
+            self._block("copied")
+            if commit:
+                self._commit_if_allowed()
+        if self.blocked_reason:
+            raise SyncBlocked(
+                self._blocked_message(), link_id=self.id,
+                next_step="reactivate" if self.env.user.has_group("account.group_account_manager") else None,
+                title=_("Bank Connection Blocked"),
+            )
+
+    def _blocked_message(self):
+        reasons = {
+            "suspended": _("%(bank)s or its aggregator suspended the access of this connection."),
+            "authentication": _("The login at %(bank)s failed %(count)s times in a row."),
+            "copied": _("This database is a copy of the one %(bank)s gave its consent to."),
+        }
+        return _(
+            "%(reason)s The connection is blocked: Odoo sends no request for it until an administrator "
+            "reactivates it by confirming the company's phone number.",
+            reason=reasons[self.blocked_reason] % {"bank": self.name, "count": AUTH_FAILURES_BEFORE_BLOCK},
+        )
+
+    def _block(self, reason):
+        """Block the connection and tell its journals and its responsible.
+        Kept although the request that found it fails (committed)."""
+        self.sudo().write({"blocked_reason": reason, "sync_requested": False})
+        message = self._blocked_message()
+        self._post(message, subject=_("Bank connection blocked"))
+        self.sudo().activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=_("Bank connection blocked"),
+            note=message,
+            user_id=(self.user_id or self.create_uid).id,
+        )
+        _logger.warning("Online synchronization: connection %s blocked (%s)", self.id, reason)
+
+    def action_reactivate(self):
+        """Open the confirmation of the company's phone number."""
+        self.ensure_one()
+        self._check_can_configure()
+        if not self.env.user.has_group("account.group_account_manager"):
+            raise AccessError(_("Only an accounting administrator reactivates a bank connection."))
+        if not self.blocked_reason:
+            raise UserError(_("%(bank)s is not blocked.", bank=self.name))
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Reactivate %(bank)s", bank=self.name),
+            "res_model": "account.online.link.reactivate",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"online_sync_link_id": self.id},
+        }
+
+    def _reactivate(self):
+        """The administrator confirmed the phone number: requests may leave
+        again, from this database."""
+        self.ensure_one()
+        reason = dict(self._fields["blocked_reason"]._description_selection(self.env)).get(self.blocked_reason)
+        self.sudo().write({
+            "blocked_reason": False, "auth_failure_count": 0, "database_uuid": self._current_database_uuid(),
+        })
+        self.sudo().activity_ids.filtered(
+            lambda activity: activity.summary == _("Bank connection blocked")
+        ).action_feedback(feedback=_("Reactivated."))
+        self._post(_("Reactivated by %(user)s, who confirmed the company's phone number (blocked: %(reason)s).",
+                     user=self.env.user.name, reason=reason))
 
     # ------------------------------------------------------------------
     # Consent
@@ -312,6 +495,7 @@ class AccountOnlineLink(models.Model):
 
     def _save_consent(self, consent):
         self.sudo().write({
+            "database_uuid": self._current_database_uuid(),
             "consent_identifier": consent.identifier,
             "provider_data": {
                 "consent": {
@@ -336,7 +520,8 @@ class AccountOnlineLink(models.Model):
     def _start_consent_flow(self, renew_login=False):
         if not self.institution_id:
             raise UserError(_("Choose the bank to connect first."))
-        client = self.provider_id._get_client()
+        self._check_can_send_requests()
+        client = self._get_client()
         if client.setup_token_label:
             return self._ask_setup_token(client.setup_token_label)
         consent = self._current_consent() if renew_login else None
@@ -372,7 +557,8 @@ class AccountOnlineLink(models.Model):
         instead of a page of the bank)."""
         self.ensure_one()
         self._check_can_configure()
-        client = self.provider_id._get_client()
+        self._check_can_send_requests()
+        client = self._get_client()
         consent = self._run_guarded(
             lambda: client.connect_with_token(self.institution_id.identifier, (token or "").strip()),
             automatic=False,
@@ -390,7 +576,8 @@ class AccountOnlineLink(models.Model):
         self._check_can_configure()
         # Single use, even when what follows fails.
         request.sudo().used_at = fields.Datetime.now()
-        client = self.provider_id._get_client()
+        self._check_can_send_requests()
+        client = self._get_client()
         consent = self._current_consent() if request.renews_consent else None
         callback_params = {
             key: value for key, value in params.items() if isinstance(value, str)
@@ -408,19 +595,28 @@ class AccountOnlineLink(models.Model):
         self._save_consent(consent)
         self.sudo().write({"state": "connected", "last_error_reference": False, "rate_limit_reset": False})
         self._post(_("Connected to %(bank)s.", bank=self.institution_id.name))
-        self._run_guarded(self._fetch_accounts, automatic=False)
+        choose = self._user_chooses_accounts()
+        new_accounts = self._run_guarded(lambda: self._fetch_accounts(link_new=not choose), automatic=False)
+        if choose and new_accounts:
+            # The first sync waits for the user's choice of accounts and journals.
+            self.sudo().account_choice_pending = True
+            return self._action_choose_accounts(new_accounts)
         lines = self._fetch_transactions()
+        message = _("Connected to %(bank)s.", bank=self.name)
+        if lines is not None:
+            message = f"{message} {self._import_summary(lines.filtered('online_transaction_identifier'))}"
+        return self._notify(message, "success", next_action=self._action_after_connect())
+
+    def _action_after_connect(self):
+        """Opened from Add a Bank Account: land on the new connection. From a
+        journal's card or the connection itself: stay there (reloaded)."""
         if not self.env.context.get("online_sync_open_connection"):
-            # A button of the connection itself: say what happened, stay on it.
-            message = _("Connected to %(bank)s.", bank=self.name)
-            if lines is not None:
-                message = f"{message} {self._import_summary(lines.filtered('online_transaction_identifier'))}"
-            return self._notify(message, "success")
+            return None
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
             "res_id": self.id,
-            "view_mode": "form",
+            "views": [[False, "form"]],
             "target": "current",
         }
 
@@ -437,12 +633,13 @@ class AccountOnlineLink(models.Model):
     def _local_today(self):
         return self._to_local(fields.Datetime.now()).date()
 
-    def _fetch_accounts(self):
-        """Create or update the online accounts; link new ones to a journal.
-        Returns the accounts that were not known before."""
+    def _fetch_accounts(self, link_new=True):
+        """Create or update the online accounts; with ``link_new``, link new
+        ones to their journal (else the user chooses). Returns the accounts
+        that were not known before."""
         self.ensure_one()
         self._lock_for_sync()
-        client = self.provider_id._get_client()
+        client = self._get_client()
         bank_accounts = client.list_accounts(self._get_consent())
         Account = self.env["account.online.account"].sudo()
         new_accounts = Account
@@ -461,8 +658,9 @@ class AccountOnlineLink(models.Model):
                 account.sudo().write(vals)
             else:
                 new_accounts |= Account.create(dict(vals, account_online_link_id=self.id))
-        for account in new_accounts:
-            account._link_journal()
+        if link_new:
+            for account in new_accounts:
+                account._link_journal()
         return new_accounts.sudo(False)
 
     def _find_online_account(self, bank_account):
@@ -505,10 +703,21 @@ class AccountOnlineLink(models.Model):
         """
         self.ensure_one()
         if self.state == "disconnected":
-            raise UserError(_("%(name)s is not connected: click Reconnect first.", name=self.name))
+            raise BankSyncError(
+                _("%(name)s is not connected: click Reconnect first.", name=self.name), link_id=self.id,
+                next_step="reconnect" if self.env.user.has_group("account.group_account_manager") else None,
+                title=_("%(bank)s Needs a New Consent", bank=self.name),
+            )
         if self.rate_limit_reset and self.rate_limit_reset > fields.Datetime.now():
             # Asking again before the reset only spends the bank's quota.
             return None
+        try:
+            self._check_can_send_requests(commit=not automatic)
+        except SyncBlocked:
+            if automatic:
+                return None  # told once, when it was blocked
+            self._commit_if_allowed()
+            raise
         return self._run_guarded(lambda: self._import_all(automatic), automatic=automatic)
 
     def _import_all(self, automatic):
@@ -517,7 +726,7 @@ class AccountOnlineLink(models.Model):
         accounts = self.account_online_account_ids.filtered("journal_ids")
         if not accounts:
             return StatementLine
-        client = self.provider_id._get_client()
+        client = self._get_client()
         consent = self._get_consent()
         client.refresh(consent, automatic=automatic)
         lines = StatementLine
@@ -530,6 +739,7 @@ class AccountOnlineLink(models.Model):
             "rate_limit_reset": False,
             "last_error_reference": False,
             "sync_requested": False,
+            "auth_failure_count": 0,
         })
         for account in accounts:
             account._check_balance()
@@ -542,7 +752,7 @@ class AccountOnlineLink(models.Model):
         try:
             with self.env.cr.savepoint():
                 result = work()
-        except SyncInProgress:
+        except (SyncInProgress, SyncBlocked):
             raise
         except CONCURRENCY_ERRORS:
             # Another transaction changed the same rows: not the bank's fault.
@@ -593,12 +803,17 @@ class AccountOnlineLink(models.Model):
     @api.model
     def _cron_domain(self):
         return [
-            ("state", "in", ("connected", "error")), ("auto_sync", "=", True),
+            ("state", "in", ("connected", "error")), ("auto_sync", "=", True), ("blocked_reason", "=", False),
             "|", ("rate_limit_reset", "=", False), ("rate_limit_reset", "<=", fields.Datetime.now()),
         ]
 
     @api.model
     def _synchronize_in_cron(self, links):
+        try:
+            self._check_database_allows_sync()
+        except BankSyncError as error:
+            _logger.info("Online synchronization skipped: %s", error.args[0])
+            return
         for link in links:
             link = link.with_company(link.company_id)
             try:
@@ -696,6 +911,8 @@ class AccountOnlineLink(models.Model):
         Manual calls then show the error; the cron goes on."""
         reference = f"{fields.Date.today():%Y%m%d}-{secrets.token_hex(4)}"
         vals = {"last_error_reference": reference}
+        next_step = None
+        title = _("Bank Synchronization Failed")
         if isinstance(error, providers.AutoSyncNotAllowed):
             # Not a broken connection: the bank only wants syncs a user starts.
             vals["auto_sync"] = False
@@ -708,11 +925,20 @@ class AccountOnlineLink(models.Model):
         else:
             if isinstance(error, (providers.ConsentExpired, providers.AuthenticationExpired)):
                 vals["state"] = "disconnected"
+                next_step = "reconnect"
+                title = _("%(bank)s Needs a New Consent", bank=self.name)
             elif self.state != "disconnected":
                 vals["state"] = "error"
+            if isinstance(error, providers.AuthenticationExpired):
+                vals["auth_failure_count"] = self.auth_failure_count + 1
             description = error.message
+            if isinstance(error, providers.ConsentExpired) and error.valid_until:
+                description = _("%(description)s It was valid until %(date)s.", description=description,
+                                date=format_datetime(self.env, error.valid_until.astimezone(dt.timezone.utc)
+                                                     .replace(tzinfo=None), tz=self.env.user.tz or self.timezone))
             host = isinstance(error, providers.ProviderUnreachable) and self._api_host()
             if host:
+                title = _("Aggregator Unreachable")
                 description = _(
                     "%(description)s If Odoo reaches the internet through a firewall or a proxy, "
                     "it must let Odoo connect to %(host)s (HTTPS).",
@@ -730,6 +956,13 @@ class AccountOnlineLink(models.Model):
             Markup("<li>%s</li>") % error.detail if error.detail else "",
         )
         self._post(body, subject=_("Bank synchronization failed"))
+        if isinstance(error, providers.ConnectionSuspended) or (
+            vals.get("auth_failure_count", 0) >= AUTH_FAILURES_BEFORE_BLOCK
+        ):
+            self._block("suspended" if isinstance(error, providers.ConnectionSuspended) else "authentication")
+            next_step = "reactivate" if self.env.user.has_group("account.group_account_manager") else None
+            title = _("Bank Connection Blocked")
+            description = f"{description} {self._blocked_message()}"
         _logger.warning(
             "Online synchronization of connection %s: %s (reference %s)", self.id, error.code, reference,
         )
@@ -737,8 +970,6 @@ class AccountOnlineLink(models.Model):
             return None
         # Keep the state and the messages although the error undoes the request.
         self._commit_if_allowed()
-        raise UserError(_(
-            "%(description)s\n\nReference: %(reference)s (connection %(client)s). "
-            "Quote it if you contact support.",
-            description=description, reference=reference, client=self.client_reference,
-        ))
+        if next_step == "reconnect" and not self.env.user.has_group("account.group_account_manager"):
+            next_step = None  # reconnecting is for administrators
+        raise BankSyncError(description, reference=reference, link_id=self.id, next_step=next_step, title=title)

@@ -10,6 +10,7 @@ from .base import (  # noqa: F401
     BankProvider,
     ConnectStep,
     Consent,
+    ConnectionSuspended,
     ConsentExpired,
     Institution,
     InvalidCredentials,

@@ -194,9 +194,22 @@ class AuthenticationExpired(ProviderError):
 
 
 class ConsentExpired(ProviderError):
-    """The consent is over: the user has to connect the bank again."""
+    """The consent is over: the user has to connect the bank again.
+    ``valid_until``: when it ended, when known (shown in the user's timezone)."""
 
     code = "consent_expired"
+
+    def __init__(self, message: str, valid_until: dt.datetime | None = None, detail: str | None = None):
+        super().__init__(message, detail)
+        self.valid_until = valid_until
+
+
+class ConnectionSuspended(ProviderError):
+    """The aggregator or the bank suspended access for this connection (too
+    many failed logins, suspected abuse): no request may leave for it until
+    an administrator reactivates it."""
+
+    code = "connection_suspended"
 
 
 class RateLimited(ProviderError):

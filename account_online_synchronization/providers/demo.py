@@ -85,6 +85,7 @@ DEMO_ACCOUNTS = {
     "DEMO_BANK": (
         _DemoAccount("current", "Current Account", "EUR", "BE68539007547034", 1, Decimal("9500.00")),
         _DemoAccount("dollar", "Dollar Account", "USD", "021000021-4481516", -5, Decimal("12000.00")),
+        _DemoAccount("deposit", "Deposit Account", "EUR", "BE71096123456769", 1, Decimal("25000.00")),
     ),
     "DEMO_MANUAL": (
         _DemoAccount("savings", "Savings Account", "EUR", "FR7630006000011234567890189", 1, Decimal("15000.00")),
@@ -203,8 +204,8 @@ class DemoBankProvider(BankProvider):
     def _check_consent(self, consent: Consent) -> Institution:
         if consent.valid_until and self.now() >= consent.valid_until:
             raise ConsentExpired(
-                "The consent given to the bank has expired.",
-                detail=f"Consent {consent.identifier} was valid until {consent.valid_until.isoformat()}.",
+                "The consent given to the bank has expired.", valid_until=consent.valid_until,
+                detail=f"Consent {consent.identifier}.",
             )
         return self._institution(consent.data.get("institution", ""))
 

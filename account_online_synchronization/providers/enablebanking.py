@@ -316,7 +316,7 @@ class EnableBankingProvider(BankProvider):
         if consent.valid_until and self.now() >= consent.valid_until:
             raise ConsentExpired(
                 "The consent given at the bank has expired: connect the bank again.",
-                detail=f"Valid until {consent.valid_until.isoformat()}.",
+                valid_until=consent.valid_until,
             )
 
     # -- Accounts, balances, transactions ----------------------------

@@ -37,6 +37,7 @@ from .base import (
     BankAccount,
     ConnectStep,
     Consent,
+    ConnectionSuspended,
     ConsentExpired,
     InvalidCredentials,
     InvalidData,
@@ -161,8 +162,12 @@ class GoCardlessProvider(BankProvider):
                 reset_at=records.rate_limit_reset(response.headers, detail, self.now()),
                 detail=f"{told} ({path})",
             )
-        suspended = status == 409 and "suspend" in told.lower()
-        if kind in CONSENT_OVER_TYPES or EUA_EXPIRED_RE.search(told) or suspended:
+        if status == 409 and "suspend" in told.lower():
+            # GoCardless suspends an account after repeated failed accesses.
+            raise ConnectionSuspended(
+                "GoCardless suspended the access to this account after repeated failures.", detail=told,
+            )
+        if kind in CONSENT_OVER_TYPES or EUA_EXPIRED_RE.search(told):
             raise ConsentExpired(
                 "The access given to GoCardless has expired or was withdrawn: connect the bank again.",
                 detail=told,
@@ -371,7 +376,7 @@ class GoCardlessProvider(BankProvider):
         if consent.valid_until and self.now() >= consent.valid_until:
             raise ConsentExpired(
                 "The access given to GoCardless has expired: connect the bank again.",
-                detail=f"Agreement valid until {consent.valid_until.isoformat()}.",
+                valid_until=consent.valid_until,
             )
 
     def refresh(self, consent, automatic):

@@ -60,6 +60,7 @@ from .base import (
     BankProvider,
     ConnectStep,
     Consent,
+    ConnectionSuspended,
     ConsentExpired,
     Institution,
     InvalidCredentials,
@@ -90,7 +91,7 @@ WEBHOOK_MAX_AGE = dt.timedelta(minutes=5)  # Plaid's own advice
 WEBHOOK_MAX_AHEAD = dt.timedelta(minutes=5)  # clocks drift, but not by more
 # Errors the user fixes by logging in again through Link's update mode.
 LOGIN_REQUIRED_CODES = frozenset({
-    "ITEM_LOGIN_REQUIRED", "INVALID_CREDENTIALS", "INVALID_MFA", "INVALID_UPDATED_USERNAME", "ITEM_LOCKED",
+    "ITEM_LOGIN_REQUIRED", "INVALID_CREDENTIALS", "INVALID_MFA", "INVALID_UPDATED_USERNAME",
     "USER_SETUP_REQUIRED", "INSUFFICIENT_CREDENTIALS",
 })
 # The Item is gone or its access withdrawn: only a new connection helps.
@@ -321,6 +322,10 @@ class PlaidProvider(BankProvider):
         if status == 429 or error_type == "RATE_LIMIT_EXCEEDED":
             raise RateLimited("Plaid refuses more requests for now: the synchronization will be retried later.",
                               reset_at=retry_after(response, self.now()), detail=detail)
+        if error_code == "ITEM_LOCKED":
+            raise ConnectionSuspended(
+                "The bank locked the account after too many failed logins: unlock it with the bank first.",
+                detail=detail)
         if error_code in LOGIN_REQUIRED_CODES:
             raise AuthenticationExpired(
                 "The login at the bank must be renewed: use Update Credentials to log in again through Plaid.",

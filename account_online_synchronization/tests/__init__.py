@@ -9,3 +9,5 @@ from . import test_online_sync_tour
 from . import test_connect_flow
 from . import test_bank_directory
 from . import test_consent_expiry
+from . import test_account_choice
+from . import test_blocking

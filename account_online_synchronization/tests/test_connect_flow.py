@@ -39,6 +39,8 @@ class ConnectFlowCase(HttpCase):
         super().setUp()
         self.admin = self.env.ref("base.user_admin")
         self.env = self.env(user=self.admin)
+        # Registered at the company's first connection (tests/test_blocking.py).
+        self.env.company.sudo().account_online_phone = "+32470123456"
         self.authenticate("admin", "admin")
         self.today = dt.datetime.now(dt.timezone.utc).date()
 
@@ -60,7 +62,19 @@ class ConnectFlowCase(HttpCase):
         self.assertEqual(parts.path, CALLBACK)
         response = self.url_open(f"{parts.path}?{parts.query}", allow_redirects=follow)
         self.env.invalidate_all()
+        self._choose_accounts()
         return response
+
+    def _choose_accounts(self):
+        """Back on the connection, the user synchronizes the accounts offered
+        (each into the journal offered)."""
+        for link in self.env["account.online.link"].search([("account_choice_pending", "=", True)]):
+            action = link.with_context(online_sync_choose_accounts=True).action_choose_accounts()
+            choice = self.env[action["res_model"]].with_context(action["context"]).create({})
+            result = choice.action_synchronize()
+            self.env.invalidate_all()
+            return result
+        return None
 
     def _lines(self, journal):
         return self.env["account.bank.statement.line"].search([("journal_id", "=", journal.id)])
@@ -331,12 +345,18 @@ class TestSimpleFINConnection(ConnectFlowCase):
             "provider_id": self.provider.id, "institution_id": self.institution.id, "setup_token": token,
         })
         self.assertEqual(wizard.setup_token_label, "SimpleFIN Setup Token")
-        return wizard.action_connect()
+        action = wizard.action_connect()
+        if action.get("res_model") == "account.online.account.choice":
+            # The user synchronizes the accounts offered.
+            action = self.env[action["res_model"]].with_context(action["context"]).create({}).action_synchronize()
+            self.env.invalidate_all()
+        return action
 
     def test_connect_with_a_setup_token_once(self):
         token = self.emulator.issue_setup_token()
         action = self._connect_with(f"  {token}\n")
-        link = self.env["account.online.link"].browse(action["res_id"])
+        # Then on the new connection.
+        link = self.env["account.online.link"].browse(action["params"]["next"]["res_id"])
         self.assertEqual(link.state, "connected")
         journal = link.account_online_account_ids.journal_ids
         self.assertEqual(sorted(self._lines(journal).filtered("online_transaction_identifier").mapped("amount")),

@@ -1,7 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import base64
 import datetime as dt
+import json
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from collections import Counter
 from unittest.mock import patch
 
@@ -9,7 +14,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tests import common as odoo_tests
 from odoo.tools import mute_logger
 
-from ..providers import ProviderUnreachable
+from ..providers import ConnectionSuspended, ConsentExpired, ProviderUnreachable
 from ..providers.demo import DemoBankProvider
 
 from .common import load_emulators
@@ -26,7 +31,58 @@ REIMPORTED_LABEL = "Office rent"
 REIMPORTED_PARTNER = "Immobilière Lefèvre SA"
 
 
-class DemoBankTourCase(HttpCase):
+SCREENSHOT_PREFIX = "aos-screenshot:"
+
+
+class ScreenshotTourCase(HttpCase):
+    """Tours whose ``screenshot`` steps save what they show as PNGs: into
+    ``$AOS_SCREENSHOTS_DIR`` when set (docs/screenshots for the README), else
+    into a temporary directory."""
+
+    def setUp(self):
+        super().setUp()
+        directory = os.environ.get("AOS_SCREENSHOTS_DIR")
+        if not directory:
+            directory = tempfile.mkdtemp(prefix="aos-screenshots-")
+            self.addCleanup(lambda: [path.unlink() for path in Path(directory).glob("*.png")])
+        self.screenshot_dir = Path(directory)
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+
+    def start_tour(self, *args, **kwargs):
+        directory = self.screenshot_dir
+
+        class ScreenshotBrowser(odoo_tests.ChromeBrowser):
+            def _handle_console(self, type, args=None, stackTrace=None, **kw):  # noqa: A002 - Odoo's signature
+                first = self._from_remoteobject(args[0]) if args else None
+                if type == "log" and isinstance(first, str) and first.startswith(SCREENSHOT_PREFIX):
+                    self._save_screenshot(json.loads(first[len(SCREENSHOT_PREFIX):]))
+                    return
+                super()._handle_console(type, args, stackTrace, **kw)
+
+            def _save_screenshot(self, spec):
+                margin = 8
+                clip = {"x": max(spec["x"] - margin, 0), "y": max(spec["y"] - margin, 0),
+                        "width": spec["width"] + 2 * margin, "height": spec["height"] + 2 * margin, "scale": 1}
+                path = directory / f"{spec['name']}.png"
+
+                def write(future):
+                    path.write_bytes(base64.b64decode(future.result(timeout=0)["data"]))
+
+                # Not waited for here: this runs on the thread that receives the answer.
+                self._websocket_send("Page.captureScreenshot", with_future=True, params={
+                    "format": "png", "clip": clip, "captureBeyondViewport": True,
+                }).add_done_callback(write)
+
+        with patch.object(odoo_tests, "ChromeBrowser", ScreenshotBrowser):
+            return super().start_tour(*args, **kwargs)
+
+    def assertScreenshots(self, *names):
+        for name in names:
+            path = self.screenshot_dir / f"{name}.png"
+            self.assertTrue(path.is_file() and path.read_bytes().startswith(b"\x89PNG"), f"screenshot {name}")
+
+
+class DemoBankTourCase(ScreenshotTourCase):
     """Tours start with the Demo Bank connected by the administrator of the
     fresh database: nothing granted here."""
 
@@ -131,6 +187,7 @@ class TestBalanceDifferenceTour(DemoBankTourCase):
         journal.manual_sync()
         self.assertTrue(journal.account_online_balance_difference)
         self.start_tour("/odoo/accounting", "account_online_synchronization_balance_difference", login="admin")
+        self.assertScreenshots("card-balance-difference")
 
 
 @tagged("post_install", "-at_install")
@@ -139,6 +196,8 @@ class TestConnectThroughTheBankPageTour(HttpCase):
     emulator), Odoo again."""
 
     def test_connect_a_bank_through_its_page(self):
+        # Registered at the company's first connection (TestConnectFromBankCardTour).
+        self.env.company.sudo().account_online_phone = "+32470123456"
         emulator = GoCardlessEmulator(sample_data=False).start()
         self.addCleanup(emulator.stop)
         today = dt.datetime.now(dt.timezone.utc).date()
@@ -201,6 +260,80 @@ class TestCardHealthTour(DemoBankTourCase):
         self.link.sudo().expiring_synchronization_date = self.link._local_today() + dt.timedelta(days=2)
         self.assertEqual(self.link.state, "error")
         self.start_tour("/odoo/accounting", "account_online_synchronization_card_health", login="admin")
+        self.assertScreenshots("card-error-consent-ending")
         self.assertEqual(self.link.state, "connected")
         self.assertGreater(self.link.expiring_synchronization_date, self.link._local_today() + dt.timedelta(days=80),
                            "a new consent")
+
+
+@tagged("post_install", "-at_install")
+class TestConnectFromBankCardTour(ScreenshotTourCase):
+    """A fresh database, a Belgian company, nothing connected: the
+    administrator connects the Demo Bank from the empty Bank journal's card."""
+
+    def test_connect_into_the_empty_bank_journal_then_add_the_third_account(self):
+        env = self.env(user=self.env.ref("base.user_admin"))
+        env.company.country_id = env.ref("base.be")  # as set in Settings
+        bank_journal = env["account.journal"].search([("company_id", "=", env.company.id), ("type", "=", "bank")])
+        self.assertEqual(bank_journal.mapped("name"), ["Bank"], "a new database has one empty Bank journal")
+
+        self.start_tour("/odoo/action-account.open_account_journal_dashboard_kanban",
+                        "account_online_synchronization_connect_from_bank_card", login="admin")
+
+        self.assertScreenshots("card-connected")
+        link = env["account.online.link"].search([])
+        self.assertEqual(env.company.sudo().account_online_phone, "+32470123456")
+        accounts = {account.name: account for account in link.account_online_account_ids}
+        self.assertEqual(accounts["Dollar Account"].journal_ids, bank_journal, "the empty Bank journal is fed")
+        self.assertEqual(accounts["Current Account"].journal_ids.name, "Demo Bank Current Account")
+        self.assertEqual(accounts["Deposit Account"].journal_ids.name, "Demo Bank Deposit Account")
+        for account in accounts.values():
+            lines = env["account.bank.statement.line"].search([("journal_id", "=", account.journal_ids.id)])
+            self.assertTrue(lines)
+            self.assertAlmostEqual(sum(lines.mapped("amount")), account.balance, places=2)
+            self.assertFalse(account.balance_difference)
+
+
+@tagged("post_install", "-at_install")
+class TestReconnectFromCardTour(DemoBankTourCase):
+
+    def test_an_ended_consent_is_told_in_a_dialog_and_mended_from_the_card(self):
+        data = dict(self.link.sudo().provider_data)
+        data["consent"] = dict(data["consent"], valid_until=(dt.datetime.now(dt.timezone.utc)
+                                                             - dt.timedelta(hours=1)).isoformat())
+        self.link.sudo().provider_data = data
+        with mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            self.start_tour("/odoo/action-account.open_account_journal_dashboard_kanban",
+                            "account_online_synchronization_reconnect_from_card", login="admin")
+        self.assertScreenshots("error-dialog")
+        self.assertEqual(self.link.state, "connected")
+        self.assertGreater(self.link._get_consent().valid_until, dt.datetime.now(dt.timezone.utc),
+                           "a new consent")
+
+    def test_a_disconnected_bank_is_reconnected_from_its_card(self):
+        # What the daily check of consents does once one has ended.
+        self.link._handle_error(ConsentExpired("The consent given to the bank has expired."), automatic=True)
+        self.assertEqual(self.link.state, "disconnected")
+        self.start_tour("/odoo/action-account.open_account_journal_dashboard_kanban",
+                        "account_online_synchronization_reconnect_card", login="admin")
+        self.assertScreenshots("card-disconnected")
+        self.assertEqual(self.link.state, "connected")
+
+
+@tagged("post_install", "-at_install")
+class TestReactivateTour(DemoBankTourCase):
+
+    def test_a_blocked_connection_is_reactivated_by_confirming_the_phone(self):
+        self.env.company.sudo().account_online_phone = "+32470123456"
+
+        def suspended(*args, **kwargs):
+            raise ConnectionSuspended("The bank suspended the access after repeated failures.")
+
+        with patch.object(DemoBankProvider, "refresh", suspended), \
+                mute_logger("odoo.addons.account_online_synchronization.models.account_online_link"):
+            self.link._fetch_transactions(automatic=True)
+        self.assertEqual(self.link.blocked_reason, "suspended")
+        self.start_tour("/odoo/action-account.open_account_journal_dashboard_kanban",
+                        "account_online_synchronization_reactivate", login="admin")
+        self.assertScreenshots("card-blocked")
+        self.assertFalse(self.link.blocked_reason)

@@ -124,7 +124,7 @@ class TestSyncErrors(OnlineSyncCommon):
             self._run_cron()
         self.assertEqual(busy.state, "connected", "a concurrent transaction is not the bank's fault")
         self.assertFalse(busy.last_error_reference)
-        self.assertEqual(busy.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 11, 25)] * 2)
+        self.assertEqual(busy.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 11, 25)] * 3)
         self.assertEqual(healthy.account_online_account_ids.last_sync, dt.date(2026, 12, 5))
 
     def test_manual_sync_tells_an_unexpected_error_with_a_reference(self):
@@ -160,7 +160,7 @@ class TestSyncErrors(OnlineSyncCommon):
         self.assertEqual(link.state, "connected")
         self.assertFalse(link.account_online_account_ids)
         link.action_fetch_accounts()
-        self.assertEqual(len(link.account_online_account_ids), 2)
+        self.assertEqual(len(link.account_online_account_ids), 3)
 
     def test_manual_only_bank_is_left_to_manual_syncs(self):
         link = self._connect("DEMO_MANUAL")
@@ -202,7 +202,7 @@ class TestSyncErrors(OnlineSyncCommon):
             link.action_reconnect()
             self.assertEqual(link.state, "connected")
             self.assertEqual(link.journal_ids, journals)
-            self.assertEqual(link.account_online_account_ids.mapped("last_sync"), [dt.date(2027, 3, 1)] * 2)
+            self.assertEqual(link.account_online_account_ids.mapped("last_sync"), [dt.date(2027, 3, 1)] * 3)
 
     def test_cron_isolates_links(self):
         broken = self._connect()
@@ -219,7 +219,7 @@ class TestSyncErrors(OnlineSyncCommon):
             self._run_cron()
         self.assertEqual(broken.state, "error")
         self.assertIn("Unexpected error", self._messages(broken)[0])
-        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 11, 25)] * 2)
+        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 11, 25)] * 3)
         self.assertEqual(healthy.state, "connected")
         self.assertEqual(healthy.account_online_account_ids.last_sync, dt.date(2026, 12, 5))
 
@@ -227,23 +227,25 @@ class TestSyncErrors(OnlineSyncCommon):
         with freeze_time("2026-12-06 10:00:00"):
             self._run_cron()
         self.assertEqual(broken.state, "connected")
-        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 12, 6)] * 2)
+        self.assertEqual(broken.account_online_account_ids.mapped("last_sync"), [dt.date(2026, 12, 6)] * 3)
 
     def test_fetch_accounts_finds_nothing_new(self):
         link = self._connect()
         action = link.action_fetch_accounts()
         self.assertEqual(action["params"]["message"], "0 new bank account(s) found.")
-        self.assertEqual(len(link.account_online_account_ids), 2)
+        self.assertEqual(len(link.account_online_account_ids), 3)
 
     def test_add_a_bank_account_wizard_and_cron(self):
         wizard = self.env["account.online.connect.wizard"].create({
             "institution_id": self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")]).id,
+            "phone": "+32 470 12 34 56",
         })
         self.assertEqual(wizard.institution_provider_id, self.env.ref("account_online_synchronization.provider_demo"))
-        action = wizard.action_connect()
-        link = self.env["account.online.link"].browse(action["res_id"])
+        choice = wizard.action_connect()
+        action = self.env[choice["res_model"]].with_context(choice["context"]).create({}).action_synchronize()
+        link = self.env["account.online.link"].browse(action["params"]["next"]["res_id"])
         self.assertEqual(link.state, "connected")
-        self.assertEqual(len(link.journal_ids), 2)
+        self.assertEqual(len(link.journal_ids), 3)
         self.assertTrue(all(self._lines(journal) for journal in link.journal_ids))
         cron = self.env.ref("account_online_synchronization.online_sync_cron")
         self.assertEqual((cron.interval_number, cron.interval_type), (12, "hours"))

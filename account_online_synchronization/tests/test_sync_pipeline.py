@@ -23,7 +23,8 @@ class TestSyncPipeline(OnlineSyncCommon):
         link = self._connect()
         self.assertEqual(link.state, "connected")
         self.assertEqual(
-            sorted(link.account_online_account_ids.mapped("name")), ["Current Account", "Dollar Account"],
+            sorted(link.account_online_account_ids.mapped("name")),
+            ["Current Account", "Deposit Account", "Dollar Account"],
         )
         journal = self._journal(link)
         self.assertEqual(journal.type, "bank")
@@ -76,7 +77,7 @@ class TestSyncPipeline(OnlineSyncCommon):
         count = len(self._lines(journal))
         action = journal.manual_sync()
         self.assertEqual(action["params"]["message"],
-                         "Demo Bank: 0 new transaction(s) (Current Account: 0, Dollar Account: 0).")
+                         "Demo Bank: 0 new transaction(s) (Current Account: 0, Deposit Account: 0, Dollar Account: 0).")
         self.assertEqual(action["params"]["type"], "info")
         self.assertEqual(len(self._lines(journal)), count)
 
@@ -217,7 +218,8 @@ class TestSyncPipeline(OnlineSyncCommon):
         with freeze_time("2026-12-09 10:00:00"):
             action = journal.manual_sync()
         self.assertRegex(action["params"]["message"],
-                         r"^Demo Bank: [1-9]\d* new transaction\(s\) \(Current Account: [1-9]\d*, Dollar Account: \d+\)\.$")
+                         r"^Demo Bank: [1-9]\d* new transaction\(s\) \(Current Account: [1-9]\d*, "
+                         r"Deposit Account: \d+, Dollar Account: \d+\)\.$")
         new_lines = self._lines(journal) - lines
         # Lines of the week the monthly November statement ends in join it;
         # the following ones are grouped by week.

@@ -130,3 +130,29 @@ class TestViews(ConnectedCommon):
                     fields_spec.update(account_online_link_id={}, account_online_link_state={},
                                        account_online_balance_difference={})
                 Journal.browse(journal.id).web_read(fields_spec)
+
+    def test_the_wizards_open_for_administrators_only(self):
+        """The account choice, the reactivation and Add a Bank Account with
+        the phone number: Accounting administrators."""
+        self.company.sudo().account_online_phone = "+32470123456"
+        contexts = {
+            "account.online.account.choice": {"online_sync_link_id": self.link.id,
+                                              "online_sync_account_ids": self.link.account_online_account_ids.ids},
+            "account.online.link.reactivate": {"online_sync_link_id": self.link.id},
+            "account.online.connect.wizard": {"online_sync_journal_id": self.journal.id},
+        }
+        for model, context in contexts.items():
+            for role, user in self.users.items():
+                with self.subTest(model=model, role=role):
+                    Wizard = self.env[model].with_user(user).with_context(context)
+                    if role in CONFIGURES:
+                        arch = Wizard.get_views([(False, "form")])["views"]["form"]["arch"]
+                        self.assertIn("<footer", arch)
+                        Wizard.onchange({}, [], {name: {} for name in Wizard.fields_get()
+                                                 if f'name="{name}"' in arch})
+                    else:
+                        with self.assertRaises(AccessError):
+                            Wizard.get_views([(False, "form")])
+        arch = self.env["account.online.connect.wizard"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="phone"', arch)
+        self.assertIn('name="action_enter_account_number"', arch)

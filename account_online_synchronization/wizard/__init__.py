@@ -1,2 +1,4 @@
-# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import account_online_account_choice
+from . import account_online_account_choice_line
 from . import account_online_connect_wizard
+from . import account_online_link_reactivate

@@ -116,6 +116,7 @@ registry.category("web_tour.tours").add("account_online_synchronization_balance_
             content: "The card of the journal says its balance differs from the bank's",
             trigger: `${CARD} .o_online_balance_difference:contains("Differs from Bank")`,
         },
+        screenshot("card-balance-difference", CARD),
         {
             content: "Open what the difference is about",
             trigger: `${CARD} .o_online_balance_difference a`,
@@ -192,9 +193,31 @@ registry.category("web_tour.tours").add("account_online_synchronization_connect_
             timeout: 30000,
         },
         {
+            content: "The connection asks which accounts to synchronize",
+            trigger: '.o_form_view .o_online_sync_choice_pending:contains("Choose Accounts")',
+        },
+        {
+            content: "Choose Accounts",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_choose_accounts"]',
+            run: "click",
+        },
+        {
+            content: "The bank's account is offered, ticked",
+            trigger: '.modal .o_online_sync_account_choice .o_data_row:contains("Compte Principal") .o_field_widget[name="selected"] input:checked',
+        },
+        {
+            content: "Synchronize it",
+            trigger: '.modal button[name="action_synchronize"]',
+            run: "click",
+        },
+        {
+            content: "The user is told what came",
+            trigger: '.o_notification:contains("Sandbox Finance: 1 new transaction(s) (Compte Principal: 1).")',
+        },
+        {
             content: "Its bank accounts are listed, each with its journal",
             trigger:
-                '.o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Compte Principal"):contains("Sandbox Finance")',
+                '.o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Compte Principal"):has(.o_field_many2many_tags .badge)',
         },
     ],
 });
@@ -217,6 +240,7 @@ registry.category("web_tour.tours").add("account_online_synchronization_card_hea
             content: "The card tells when it was last synchronized",
             trigger: `${CARD} .o_online_last_refresh:contains("Synchronized")`,
         },
+        screenshot("card-error-consent-ending", CARD),
         {
             content: "Open the connection from the card",
             trigger: `${CARD} .o_online_sync_failed a`,
@@ -242,6 +266,275 @@ registry.category("web_tour.tours").add("account_online_synchronization_card_hea
         {
             content: "Reconnecting opened nothing new: the breadcrumb still ends with the connection",
             trigger: '.o_breadcrumb:not(:contains("Demo Bank / Demo Bank"))',
+        },
+    ],
+});
+
+// A step that asks the test (tests/test_online_sync_tour.py) for a screenshot
+// of what ``trigger`` shows: the dashboard card in one of its states, for the
+// README. The test's browser takes it from the console message.
+function screenshot(name, trigger) {
+    return {
+        content: `Screenshot: ${name}`,
+        trigger,
+        async run() {
+            const rect = this.anchor.getBoundingClientRect();
+            console.log(`aos-screenshot:${JSON.stringify({
+                name, x: rect.x, y: rect.y + window.scrollY, width: rect.width, height: rect.height,
+            })}`);
+            // Let the browser take it before the page changes.
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+        },
+    };
+}
+
+const BANK_CARD = '.o_kanban_record:has(a.fs-4:contains(/^Bank$/))';
+
+// Started by tests/test_online_sync_tour.py in a fresh database (Belgian
+// company, nothing connected): the administrator connects the Demo Bank from
+// the empty Bank journal's card, gives the company's phone number (a wrong one
+// first), synchronizes two of its three accounts, then adds the third with
+// Fetch Accounts.
+registry.category("web_tour.tours").add("account_online_synchronization_connect_from_bank_card", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "The empty Bank journal's card offers to set the bank up",
+            trigger: `${BANK_CARD} button[name="action_configure_bank_journal"]`,
+            run: "click",
+        },
+        {
+            content: "Add a Bank Account opens, for the Bank journal",
+            trigger: '.modal .o_field_widget[name="journal_id"]:contains("Bank")',
+        },
+        {
+            content: "Banks of the company's country are offered first",
+            trigger: '.modal .o_field_widget[name="country_id"] input:value(Belgium)',
+        },
+        {
+            content: "Search the Demo Bank",
+            trigger: '.modal .o_field_widget[name="institution_id"] input',
+            run: "edit Demo Bank",
+        },
+        {
+            trigger: '.o-autocomplete--dropdown-item:contains("Demo Bank (Demo")',
+            run: "click",
+        },
+        {
+            content: "The company's phone number is asked, once: type a wrong one",
+            trigger: '.modal .o_field_widget[name="phone"] input',
+            run: "edit 12",
+        },
+        {
+            content: "Connect",
+            trigger: '.modal button[name="action_connect"]',
+            run: "click",
+        },
+        {
+            content: "The wrong number is refused, and said why",
+            trigger: '.modal .modal-body:contains("12 is not a valid phone number")',
+        },
+        {
+            content: "Close the message",
+            trigger: '.modal:has(.modal-body:contains("not a valid phone number")) .modal-footer button',
+            run: "click",
+        },
+        {
+            content: "Type the right number, as people write it in Belgium",
+            trigger: '.modal .o_field_widget[name="phone"] input',
+            run: "edit 0470 12 34 56",
+        },
+        {
+            content: "Connect",
+            trigger: '.modal button[name="action_connect"]',
+            run: "click",
+        },
+        {
+            content: "The bank's three accounts are offered; the Dollar Account goes to the empty Bank journal (USD, like the company)",
+            trigger: '.modal .o_online_sync_account_choice .o_data_row:contains("Dollar Account") .o_data_cell[name="journal_id"]:contains("Bank")',
+        },
+        {
+            content: "The Current Account (EUR) gets a new journal",
+            trigger: '.modal .o_online_sync_account_choice .o_data_row:contains("Current Account") .o_data_cell[name="journal_id"]:not(:contains("Bank"))',
+        },
+        {
+            content: "Leave the Deposit Account out",
+            trigger: '.modal .o_online_sync_account_choice .o_data_row:contains("Deposit Account") .o_field_widget[name="selected"] input',
+            run: "click",
+        },
+        {
+            trigger: '.modal .o_online_sync_account_choice .o_data_row:contains("Deposit Account") .o_field_widget[name="selected"] input:not(:checked)',
+        },
+        {
+            content: "Synchronize the two others",
+            trigger: '.modal button[name="action_synchronize"]',
+            run: "click",
+        },
+        {
+            content: "The user is told what came, bank and accounts named",
+            trigger: ".o_notification:contains(/Demo Bank: [1-9][0-9]* new transaction.s. .Current Account: [1-9][0-9]*, Dollar Account: [1-9]/)",
+        },
+        {
+            content: "The Bank journal's card now synchronizes",
+            trigger: `${BANK_CARD} .o_online_sync_now`,
+        },
+        {
+            content: "The card says when it was synchronized",
+            trigger: `${BANK_CARD} .o_online_last_refresh:contains("Synchronized")`,
+        },
+        screenshot("card-connected", BANK_CARD),
+        {
+            content: "Open the Configuration menu",
+            trigger: '.o_main_navbar .o_menu_sections button:contains("Configuration")',
+            run: "click",
+        },
+        {
+            trigger: '.o-dropdown--menu .dropdown-item:contains("Bank Connections")',
+            run: "click",
+        },
+        {
+            content: "Open the Demo Bank connection",
+            trigger: '.o_list_view .o_data_row:contains("Demo Bank") .o_data_cell[name="name"]',
+            run: "click",
+        },
+        {
+            content: "The Deposit Account is listed, without journal",
+            trigger: '.o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Deposit Account")',
+        },
+        {
+            content: "Fetch Accounts",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_fetch_accounts"]',
+            run: "click",
+        },
+        {
+            content: "Only the account left out is offered",
+            trigger: '.modal .o_online_sync_account_choice:not(:has(.o_data_row:contains("Current Account"))) .o_data_row:contains("Deposit Account")',
+        },
+        {
+            content: "Synchronize it",
+            trigger: '.modal button[name="action_synchronize"]',
+            run: "click",
+        },
+        {
+            content: "Its transactions came",
+            trigger: ".o_notification:contains(/Deposit Account: [1-9]/)",
+        },
+        {
+            content: "It now has its journal",
+            trigger: '.o_field_widget[name="account_online_account_ids"] .o_data_row:contains("Deposit Account"):contains("Demo Bank Deposit Account")',
+        },
+    ],
+});
+
+// Started by tests/test_online_sync_tour.py with the Demo Bank's consent over:
+// Synchronize Now says so in a dialog with the reference and Reconnect.
+registry.category("web_tour.tours").add("account_online_synchronization_reconnect_from_card", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "Synchronize Now on the card",
+            trigger: `${CARD} button.o_online_sync_now`,
+            run: "click",
+        },
+        {
+            content: "The dialog says what happened, not 'Invalid Operation'",
+            trigger: '.modal .modal-title:contains("Demo Bank Needs a New Consent")',
+        },
+        {
+            content: "It gives the reference to quote, with a button to copy it",
+            trigger: '.modal .o_online_sync_error_reference code:contains(/^[0-9]{8}-[0-9a-f]{8}$/)',
+        },
+        {
+            trigger: ".modal .o_online_sync_copy_reference:contains(Copy Reference)",
+        },
+        {
+            content: "And Reconnect",
+            trigger: ".modal .o_online_sync_error_next_step:contains(Reconnect)",
+        },
+        screenshot("error-dialog", ".modal .modal-content"),
+        {
+            content: "Reconnect from the dialog",
+            trigger: ".modal .o_online_sync_error_next_step",
+            run: "click",
+        },
+        {
+            content: "The bank is connected again",
+            trigger: '.o_notification:contains("Connected to Demo Bank")',
+        },
+        {
+            content: "The card synchronizes again",
+            trigger: `${CARD} button.o_online_sync_now`,
+        },
+    ],
+});
+
+// Started by tests/test_online_sync_tour.py with the Demo Bank disconnected
+// (its consent ended): the card offers Reconnect Bank, which mends it.
+registry.category("web_tour.tours").add("account_online_synchronization_reconnect_card", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "The card offers to reconnect the bank",
+            trigger: `${CARD} button.o_online_sync_reconnect:contains("Reconnect Bank")`,
+        },
+        screenshot("card-disconnected", CARD),
+        {
+            content: "Reconnect Bank",
+            trigger: `${CARD} button.o_online_sync_reconnect`,
+            run: "click",
+        },
+        {
+            content: "The bank is connected again",
+            trigger: '.o_notification:contains("Connected to Demo Bank")',
+        },
+        {
+            content: "The card synchronizes again",
+            trigger: `${CARD} button.o_online_sync_now`,
+        },
+    ],
+});
+
+// Started by tests/test_online_sync_tour.py with the Demo Bank connection
+// blocked (the aggregator suspended it): the card says so; the administrator
+// reactivates it by confirming the company's phone number.
+registry.category("web_tour.tours").add("account_online_synchronization_reactivate", {
+    url: "/odoo/action-account.open_account_journal_dashboard_kanban",
+    steps: () => [
+        {
+            content: "The card says the connection is blocked",
+            trigger: `${CARD} .o_online_sync_blocked:contains("Connection blocked")`,
+        },
+        screenshot("card-blocked", CARD),
+        {
+            content: "Open the connection from the card",
+            trigger: `${CARD} .o_online_sync_blocked a`,
+            run: "click",
+        },
+        {
+            content: "The connection says why nothing is sent",
+            trigger: '.o_form_view .o_online_sync_blocked:contains("Suspended")',
+        },
+        {
+            content: "Reactivate",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_reactivate"]',
+            run: "click",
+        },
+        {
+            content: "Confirm the company's phone number",
+            trigger: '.modal .o_field_widget[name="phone"] input',
+            run: "edit +32 470 12 34 56",
+        },
+        {
+            trigger: '.modal button[name="action_reactivate"]',
+            run: "click",
+        },
+        {
+            content: "The user is told it is reactivated",
+            trigger: '.o_notification:contains("Demo Bank is reactivated")',
+        },
+        {
+            content: "The alert is gone",
+            trigger: '.o_form_view:not(:has(.o_online_sync_blocked:visible)) .o_form_statusbar:not(:has(button[name="action_reactivate"]))',
         },
     ],
 });
