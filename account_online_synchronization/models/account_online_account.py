@@ -115,7 +115,11 @@ class AccountOnlineAccount(models.Model):
             )
         if not journal:
             journal = self._create_journal()
-        journal.write({"account_online_account_id": self.id, "bank_statements_source": "online_sync"})
+        vals = {"account_online_account_id": self.id, "bank_statements_source": "online_sync"}
+        if not journal.bank_account_id and self.account_number:
+            # The journal now knows its account: Odoo's Bank Setup is done.
+            vals["bank_account_id"] = self._company_bank_account().id
+        journal.write(vals)
         return journal
 
     def _suggest_journal(self, preferred=None, taken=None):
@@ -190,6 +194,16 @@ class AccountOnlineAccount(models.Model):
     def _find_unlinked_journal(self):
         return self._unlinked_bank_journals().filtered(self._journal_matches)[:1]
 
+    def _company_bank_account(self):
+        """The company's own bank account with this account's number."""
+        # Contacts rights are not the accountant's business.
+        Bank = self.env["res.partner.bank"].sudo()
+        partner = self.company_id.partner_id
+        return Bank.search([
+            ("sanitized_acc_number", "=", sanitize_account_number(self.account_number)),
+            ("partner_id", "=", partner.id),
+        ], limit=1) or Bank.create({"acc_number": self.account_number, "partner_id": partner.id})
+
     def _create_journal(self):
         company = self.company_id
         name = f"{self.account_online_link_id.name} {self.name}"
@@ -201,14 +215,7 @@ class AccountOnlineAccount(models.Model):
         while unique_name in taken:
             unique_name = f"{name} ({suffix})"
             suffix += 1
-        bank_account = False
-        if self.account_number:
-            # The company's own bank account: contacts rights are not the accountant's business.
-            Bank = self.env["res.partner.bank"].sudo()
-            bank_account = Bank.search([
-                ("sanitized_acc_number", "=", sanitize_account_number(self.account_number)),
-                ("partner_id", "=", company.partner_id.id),
-            ], limit=1) or Bank.create({"acc_number": self.account_number, "partner_id": company.partner_id.id})
+        bank_account = self._company_bank_account() if self.account_number else False
         return self.env["account.journal"].create({
             "name": unique_name,
             "type": "bank",
