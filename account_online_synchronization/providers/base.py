@@ -164,6 +164,12 @@ class ProviderConfig:
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
 
 
+def first_text(*values) -> str | None:
+    """The first non-blank text among ``values``, stripped. Free texts (labels,
+    names) of another type than text are left out, not refused."""
+    return next((value.strip() for value in values if isinstance(value, str) and value.strip()), None)
+
+
 # --------------------------------------------------------------------------
 # Typed errors
 # --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 
@@ -45,7 +45,7 @@ from .base import (
     ProviderUnreachable,
     RateLimited,
 )
-from .http import retrying_session
+from .http import retrying_session, with_query
 
 _logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class GoCardlessProvider(BankProvider):
         agreement_id = records.text(agreement.get("id"), "agreement id")
         requisition = records.obj(self._call("POST", "requisitions/", payload={
             # GoCardless sends the reference back as ``ref``: the state rides along by name.
-            "redirect": _with_query(redirect_url, state=state),
+            "redirect": with_query(redirect_url, state=state),
             "institution_id": inst.identifier,
             "agreement": agreement_id,
             "reference": state,
@@ -441,10 +441,3 @@ class GoCardlessProvider(BankProvider):
         pending = records.array(lists.get("pending") or [], "pending transactions")
         return ([records.transaction(raw, POSTED) for raw in booked]
                 + [records.transaction(raw, PENDING) for raw in pending])
-
-
-def _with_query(url: str, **params) -> str:
-    """``url`` with ``params`` added to its query string."""
-    parts = urlsplit(url)
-    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
-    return urlunsplit(parts._replace(query=query))

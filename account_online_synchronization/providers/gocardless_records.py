@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 
 from .base import Balance, Institution, InvalidData, Transaction
+from .base import first_text as base_first_text
 
 DEFAULT_DAYS = 90  # the API's own default for history and access
 # Balances that add up posted transactions, best first.
@@ -84,13 +85,12 @@ def aware_datetime(value, what: str) -> dt.datetime | None:
 
 
 def first_text(*values) -> str | None:
-    """The first non-blank text; a list of texts counts as their join."""
-    for value in values:
-        if isinstance(value, list):
-            value = " ".join(part.strip() for part in value if isinstance(part, str) and part.strip())
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    """The first non-blank text; a list of texts (the API's ``...Array``
+    fields) counts as their join."""
+    return base_first_text(*(
+        " ".join(filter(None, (base_first_text(part) for part in value))) if isinstance(value, list) else value
+        for value in values
+    ))
 
 
 def institution(raw, daily_refresh_limit: int) -> Institution:

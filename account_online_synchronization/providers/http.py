@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -75,3 +77,11 @@ def retry_after(response: requests.Response, now: dt.datetime) -> dt.datetime | 
     except (TypeError, ValueError):
         return None
     return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def with_query(url: str, **params) -> str:
+    """``url`` with ``params`` added to its query string (a redirect address
+    that must carry the consent's state back)."""
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))

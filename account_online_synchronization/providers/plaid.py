@@ -45,7 +45,7 @@ import json
 import logging
 import re
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -59,8 +59,8 @@ from .base import (
     BankAccount,
     BankProvider,
     ConnectStep,
-    Consent,
     ConnectionSuspended,
+    Consent,
     ConsentExpired,
     Institution,
     InvalidCredentials,
@@ -71,8 +71,9 @@ from .base import (
     Transaction,
     TransactionChanges,
     WebhookEvent,
+    first_text,
 )
-from .http import non_retrying_adapter, retry_after, retrying_session
+from .http import non_retrying_adapter, retry_after, retrying_session, with_query
 
 _logger = logging.getLogger(__name__)
 
@@ -149,11 +150,6 @@ def _identifier(obj, key: str, where: str) -> str:
     return value
 
 
-def _first_text(*values) -> str | None:
-    """The first non-blank text: free texts of another type are left out."""
-    return next((value.strip() for value in values if isinstance(value, str) and value.strip()), None)
-
-
 def _decimal(obj, key: str, where: str, required: bool = True) -> Decimal | None:
     """A JSON number as parsed with ``parse_float=Decimal`` (integers come as int)."""
     value = obj.get(key) if isinstance(obj, dict) else None
@@ -200,12 +196,6 @@ def _currency(obj, where: str) -> str:
         raise _untrusted(f"{where} has no currency")
     return code.strip().upper()
 
-
-def _with_query(url: str, **params) -> str:
-    """``url`` with ``params`` added to its query string."""
-    parts = urlsplit(url)
-    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
-    return urlunsplit(parts._replace(query=query))
 
 
 class PlaidProvider(BankProvider):
@@ -403,7 +393,7 @@ class PlaidProvider(BankProvider):
             # a digest of this attempt's state is enough.
             "user": {"client_user_id": "odoo-" + hashlib.sha256(state.encode()).hexdigest()[:32]},
             "institution_id": inst.identifier,
-            "hosted_link": {"completion_redirect_uri": _with_query(redirect_url, state=state)},
+            "hosted_link": {"completion_redirect_uri": with_query(redirect_url, state=state)},
         }
         if consent is not None:
             # Update mode: the same Item logs in again; products are those it has.
@@ -492,15 +482,15 @@ class PlaidProvider(BankProvider):
         accounts = []
         for account_id, raw in self._read_accounts(consent).items():
             where = f"account {account_id}"
-            base = _first_text(raw.get("official_name"), raw.get("name")) or account_id
-            mask = _first_text(raw.get("mask"))
+            base = first_text(raw.get("official_name"), raw.get("name")) or account_id
+            mask = first_text(raw.get("mask"))
             accounts.append(BankAccount(
                 identifier=account_id,
                 name=f"{base} ••{mask}" if mask else base,
                 currency=_currency(raw["balances"], f"{where}.balances"),
                 account_number=None,  # Plaid gives only the mask (the full number needs Auth)
                 # Plaid keeps it across Items, at banks with tokenized account numbers.
-                stable_identifier=_first_text(_optional(raw, "persistent_account_id", str, where)),
+                stable_identifier=first_text(_optional(raw, "persistent_account_id", str, where)),
             ))
         return accounts
 
@@ -599,10 +589,10 @@ class PlaidProvider(BankProvider):
             currency=_currency(raw, where),
             booking_date=booking_date,
             booked_at=booked_at,
-            label=_first_text(raw.get("name"), raw.get("original_description"), raw.get("merchant_name")) or "",
-            partner_name=_first_text(raw.get("merchant_name"),
+            label=first_text(raw.get("name"), raw.get("original_description"), raw.get("merchant_name")) or "",
+            partner_name=first_text(raw.get("merchant_name"),
                                      *(party.get("name") for party in counterparties if isinstance(party, dict))),
-            pending_identifier=_first_text(_optional(raw, "pending_transaction_id", str, where)),
+            pending_identifier=first_text(_optional(raw, "pending_transaction_id", str, where)),
         )
 
     # ------------------------------------------------------------------
@@ -647,7 +637,7 @@ class PlaidProvider(BankProvider):
             raise InvalidData("This notification is not JSON.") from None
         if not isinstance(event, dict):
             raise InvalidData("This notification is not a JSON object.")
-        item_id = _first_text(event.get("item_id"))
+        item_id = first_text(event.get("item_id"))
         if item_id is None:
             return None
         kind, code = event.get("webhook_type"), event.get("webhook_code")

@@ -80,6 +80,7 @@ from .base import (
     ProviderUnreachable,
     RateLimited,
     Transaction,
+    first_text,
 )
 from .http import non_retrying_adapter, retry_after, retrying_session
 
@@ -214,11 +215,6 @@ def _moment(value, what: str, required: bool = True) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(value, dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
         raise _untrusted(f"a {what}", f"{what} out of range: {value!r}") from None
-
-
-def _free_text(value) -> str | None:
-    """Labels and names: a text, or nothing (a value of another type is left out)."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 @dataclass(frozen=True)
@@ -485,8 +481,7 @@ class SimpleFINProvider(BankProvider):
         """(bank name, connection id) of an account: ``org`` in protocol 1, its connection in 2."""
         org = raw.get("org") if isinstance(raw.get("org"), dict) else {}
         conn_id = raw.get("conn_id") if isinstance(raw.get("conn_id"), str) else None
-        name = (_free_text(org.get("name")) or _free_text(org.get("domain")) or _free_text(raw.get("conn_name"))
-                or _free_text(connections.get(conn_id)))
+        name = first_text(org.get("name"), org.get("domain"), raw.get("conn_name"), connections.get(conn_id))
         return name, conn_id
 
     @staticmethod
@@ -570,7 +565,7 @@ class SimpleFINProvider(BankProvider):
                 _logger.warning("SimpleFIN Bridge: account %s counts in a custom currency (points, miles...): "
                                 "it is left out.", account_id)
                 continue
-            name = _free_text(raw.get("name")) or account_id
+            name = first_text(raw.get("name")) or account_id
             bank = consent.data["accounts"][account_id]["bank"]
             if bank and bank.casefold() not in name.casefold():
                 name = f"{bank} - {name}"  # two banks often both have a "Checking"
@@ -666,6 +661,6 @@ class SimpleFINProvider(BankProvider):
             currency=currency,
             booking_date=booking_date,
             booked_at=booked_at,
-            label=_free_text(raw.get("description")) or _free_text(raw.get("memo")) or "",
-            partner_name=_free_text(raw.get("payee")),
+            label=first_text(raw.get("description"), raw.get("memo")) or "",
+            partner_name=first_text(raw.get("payee")),
         )
