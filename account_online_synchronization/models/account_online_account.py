@@ -132,20 +132,26 @@ class AccountOnlineAccount(models.Model):
         offered to other accounts."""
         self.ensure_one()
         taken = taken or self.env["account.journal"]
-        for journal in (self._find_journal_of_same_account(), self._find_unlinked_journal()):
-            if journal and journal not in taken:
-                return journal
-        if preferred and preferred not in taken and not preferred.account_online_account_id \
-                and self._currency_fits(preferred):
+        same_account = self._find_journal_of_same_account()
+        if same_account and same_account not in taken:
+            return same_account
+        unlinked = self._unlinked_bank_journals() - taken
+        same_number = unlinked.filtered(self._journal_matches)[:1]
+        if same_number:
+            return same_number
+        if preferred and preferred in unlinked and self._currency_fits(preferred):
             return preferred
-        empty = self._unlinked_bank_journals().filtered(
-            lambda journal: journal not in taken and not journal.bank_account_id and not journal.has_entries
-            and self._currency_fits(journal)
+        empty = unlinked.filtered(
+            lambda journal: not journal.bank_account_id and not journal.has_entries and self._currency_fits(journal)
         )
         return empty[:1] or None
 
+    @staticmethod
+    def _journal_currency(journal):
+        return journal.currency_id or journal.company_id.currency_id
+
     def _currency_fits(self, journal):
-        return (journal.currency_id or journal.company_id.currency_id) == self.currency_id
+        return self._journal_currency(journal) == self.currency_id
 
     def _check_journal_choice(self, journal):
         """A journal the user chose for this account: refused when it keeps its
@@ -155,11 +161,12 @@ class AccountOnlineAccount(models.Model):
             raise UserError(_(
                 "%(journal)s keeps its books in %(journal_currency)s, %(account)s is in %(currency)s: "
                 "choose a journal in %(currency)s, or leave the journal empty to create one.",
-                journal=journal.name, journal_currency=(journal.currency_id or journal.company_id.currency_id).name,
+                journal=journal.name, journal_currency=self._journal_currency(journal).name,
                 account=self.name, currency=self.currency_id.name,
             ))
         other = journal.account_online_account_id
-        if other and other != self and other not in (self._find_journal_of_same_account().account_online_account_id):
+        # Allowed: the journal of the same account, connected again.
+        if other and other != self and journal != self._find_journal_of_same_account():
             raise UserError(_(
                 "%(journal)s is already synchronized with %(account)s (%(link)s): choose another journal.",
                 journal=journal.name, account=other.name, link=other.account_online_link_id.display_name,
@@ -167,8 +174,7 @@ class AccountOnlineAccount(models.Model):
 
     def _journal_matches(self, journal):
         number = sanitize_account_number(self.account_number or "")
-        return (number and journal.bank_account_id.sanitized_acc_number == number
-                and (journal.currency_id or journal.company_id.currency_id) == self.currency_id)
+        return number and journal.bank_account_id.sanitized_acc_number == number and self._currency_fits(journal)
 
     def _find_journal_of_same_account(self):
         link = self.account_online_link_id

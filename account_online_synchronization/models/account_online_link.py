@@ -262,6 +262,11 @@ class AccountOnlineLink(models.Model):
         """Connecting and reconfiguring are for accounting administrators."""
         self.check_access("write")
 
+    def _offered_step(self, step):
+        """The button an error dialog offers (Reconnect, Reactivate): only to
+        those who may configure the connection."""
+        return step if step and self.has_access("write") else None
+
     def _check_can_synchronize(self):
         """Bookkeepers synchronize: they read the connection, the
         synchronization writes its own fields."""
@@ -341,11 +346,22 @@ class AccountOnlineLink(models.Model):
     def action_fetch_transactions(self):
         self.ensure_one()
         self._check_can_synchronize()
-        lines = self._fetch_transactions()
-        if lines is None:  # refused without error (rate limit): already explained
-            return self._notify(self._rate_limit_message(), "warning")
+        return self._notify_synchronized(self._fetch_transactions())
+
+    def _notify_synchronized(self, lines, connected=False):
+        """What the user is told after a synchronization they started: the
+        bank and each account with what it brought (``lines`` is None when the
+        bank refused the refresh: a warning says until when), then where they
+        land. ``connected``: the first synchronization of a new consent."""
+        next_action = self._action_after_connect()
+        message = _("Connected to %(bank)s.", bank=self.name) if connected else ""
+        if lines is None:
+            if not connected:
+                return self._notify(self._rate_limit_message(), "warning", next_action=next_action)
+            return self._notify(message, "success", next_action=next_action)
         imported = lines.filtered("online_transaction_identifier")
-        return self._notify(self._import_summary(imported), "success" if imported else "info")
+        message = " ".join(filter(None, (message, self._import_summary(imported))))
+        return self._notify(message, "success" if connected or imported else "info", next_action=next_action)
 
     def _import_summary(self, lines):
         """What a synchronization brought, named: the bank, then each account."""
@@ -385,7 +401,9 @@ class AccountOnlineLink(models.Model):
     # ------------------------------------------------------------------
 
     def _get_client(self):
-        """The aggregator's connector, for a request about this connection."""
+        """The aggregator's connector, inside the synchronization's work (a
+        savepoint): refuses a blocked connection, whatever path led here. The
+        buttons check first (``_check_can_send_requests``), outside it."""
         self._check_can_send_requests(commit=False)
         return self.provider_id._get_client()
 
@@ -415,11 +433,8 @@ class AccountOnlineLink(models.Model):
             if commit:
                 self._commit_if_allowed()
         if self.blocked_reason:
-            raise SyncBlocked(
-                self._blocked_message(), link_id=self.id,
-                next_step="reactivate" if self.env.user.has_group("account.group_account_manager") else None,
-                title=_("Bank Connection Blocked"),
-            )
+            raise SyncBlocked(self._blocked_message(), link_id=self.id, next_step=self._offered_step("reactivate"),
+                              title=_("Bank Connection Blocked"))
 
     def _blocked_message(self):
         reasons = {
@@ -451,8 +466,6 @@ class AccountOnlineLink(models.Model):
         """Open the confirmation of the company's phone number."""
         self.ensure_one()
         self._check_can_configure()
-        if not self.env.user.has_group("account.group_account_manager"):
-            raise AccessError(_("Only an accounting administrator reactivates a bank connection."))
         if not self.blocked_reason:
             raise UserError(_("%(bank)s is not blocked.", bank=self.name))
         return {
@@ -521,7 +534,7 @@ class AccountOnlineLink(models.Model):
         if not self.institution_id:
             raise UserError(_("Choose the bank to connect first."))
         self._check_can_send_requests()
-        client = self._get_client()
+        client = self.provider_id._get_client()
         if client.setup_token_label:
             return self._ask_setup_token(client.setup_token_label)
         consent = self._current_consent() if renew_login else None
@@ -558,7 +571,7 @@ class AccountOnlineLink(models.Model):
         self.ensure_one()
         self._check_can_configure()
         self._check_can_send_requests()
-        client = self._get_client()
+        client = self.provider_id._get_client()
         consent = self._run_guarded(
             lambda: client.connect_with_token(self.institution_id.identifier, (token or "").strip()),
             automatic=False,
@@ -577,7 +590,7 @@ class AccountOnlineLink(models.Model):
         # Single use, even when what follows fails.
         request.sudo().used_at = fields.Datetime.now()
         self._check_can_send_requests()
-        client = self._get_client()
+        client = self.provider_id._get_client()
         consent = self._current_consent() if request.renews_consent else None
         callback_params = {
             key: value for key, value in params.items() if isinstance(value, str)
@@ -601,11 +614,7 @@ class AccountOnlineLink(models.Model):
             # The first sync waits for the user's choice of accounts and journals.
             self.sudo().account_choice_pending = True
             return self._action_choose_accounts(new_accounts)
-        lines = self._fetch_transactions()
-        message = _("Connected to %(bank)s.", bank=self.name)
-        if lines is not None:
-            message = f"{message} {self._import_summary(lines.filtered('online_transaction_identifier'))}"
-        return self._notify(message, "success", next_action=self._action_after_connect())
+        return self._notify_synchronized(self._fetch_transactions(), connected=True)
 
     def _action_after_connect(self):
         """Opened from Add a Bank Account: land on the new connection. From a
@@ -705,8 +714,7 @@ class AccountOnlineLink(models.Model):
         if self.state == "disconnected":
             raise BankSyncError(
                 _("%(name)s is not connected: click Reconnect first.", name=self.name), link_id=self.id,
-                next_step="reconnect" if self.env.user.has_group("account.group_account_manager") else None,
-                title=_("%(bank)s Needs a New Consent", bank=self.name),
+                next_step=self._offered_step("reconnect"), title=_("%(bank)s Needs a New Consent", bank=self.name),
             )
         if self.rate_limit_reset and self.rate_limit_reset > fields.Datetime.now():
             # Asking again before the reset only spends the bank's quota.
@@ -960,7 +968,7 @@ class AccountOnlineLink(models.Model):
             vals.get("auth_failure_count", 0) >= AUTH_FAILURES_BEFORE_BLOCK
         ):
             self._block("suspended" if isinstance(error, providers.ConnectionSuspended) else "authentication")
-            next_step = "reactivate" if self.env.user.has_group("account.group_account_manager") else None
+            next_step = "reactivate"
             title = _("Bank Connection Blocked")
             description = f"{description} {self._blocked_message()}"
         _logger.warning(
@@ -970,6 +978,5 @@ class AccountOnlineLink(models.Model):
             return None
         # Keep the state and the messages although the error undoes the request.
         self._commit_if_allowed()
-        if next_step == "reconnect" and not self.env.user.has_group("account.group_account_manager"):
-            next_step = None  # reconnecting is for administrators
-        raise BankSyncError(description, reference=reference, link_id=self.id, next_step=next_step, title=title)
+        raise BankSyncError(description, reference=reference, link_id=self.id,
+                            next_step=self._offered_step(next_step), title=title)

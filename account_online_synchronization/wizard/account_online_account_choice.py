@@ -48,8 +48,7 @@ class AccountOnlineAccountChoice(models.TransientModel):
         chosen = self.line_ids.filtered("selected")
         if not chosen:
             raise UserError(_("Tick the bank accounts to synchronize."))
-        journals = chosen.journal_id
-        if len(journals) < len(chosen.filtered("journal_id")):
+        if len(chosen.journal_id) < len(chosen.filtered("journal_id")):
             raise UserError(_("Each bank account needs its own journal: choose a journal once only."))
         for line in chosen:
             if line.online_account_id.journal_ids:
@@ -58,12 +57,5 @@ class AccountOnlineAccountChoice(models.TransientModel):
                 line.online_account_id._check_journal_choice(line.journal_id)
         for line in chosen:
             line.online_account_id._link_journal(line.journal_id or None)
-        link.sudo().write({"account_choice_pending": False})
-        link.requested_journal_id = False
-        lines = link._fetch_transactions()
-        if lines is None:
-            return link._notify(link._rate_limit_message(), "warning", next_action=link._action_after_connect())
-        return link._notify(
-            link._import_summary(lines.filtered("online_transaction_identifier")), "success",
-            next_action=link._action_after_connect(),
-        )
+        link.sudo().write({"account_choice_pending": False, "requested_journal_id": False})
+        return link._notify_synchronized(link._fetch_transactions())
