@@ -1,5 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.addons.account.models.account_bank_statement_line import (
+    AccountBankStatementLine as AccountStatementLine,
+)
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+# Context of a synchronization's writes: nothing in them is tracked in a
+# chatter (the connection posts one summary instead).
+NO_TRACKING = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
 
 
 class AccountBankStatementLine(models.Model):
@@ -33,3 +42,70 @@ class AccountBankStatementLine(models.Model):
         "(journal_id, online_transaction_identifier) WHERE online_transaction_identifier IS NOT NULL",
         "This bank transaction is already imported in this journal.",
     )
+
+    @api.model
+    def _online_sync_create(self, journal, vals_list):
+        """Create posted statement lines in ``journal`` from ``vals_list``
+        (sorted by date), as account's create() makes them, in a few queries
+        for the whole batch instead of several per line.
+
+        account's create() writes each move once more after creating it and
+        numbers the moves one by one (a query and a savepoint each). Here each
+        move is created with its journal items and its number: the numbering
+        is Odoo's (its format, its reset per period, the last number used),
+        counted on for the lines of the batch. A number another transaction
+        takes meanwhile is refused by the journal's unique index, so numbers
+        stay unique and without gaps."""
+        if not vals_list:
+            return self
+        if not journal.suspense_account_id:
+            raise UserError(_(
+                "You can't create a new statement line without a suspense account set on the %s journal.",
+                journal.display_name,
+            ))
+        lines = self.with_context(**NO_TRACKING, is_statement_line=True)
+        names = self._online_sync_move_names(journal, [vals["date"] for vals in vals_list])
+        # Past account's create(): what it does line by line is done below for the batch.
+        # The journal's currency given, as Odoo computes it: computed during
+        # the create, it would be read by the constraint of another line not
+        # computed yet.
+        currency = journal.currency_id or journal.company_id.currency_id
+        lines = super(AccountStatementLine, lines).create([
+            {**vals, "journal_id": journal.id, "currency_id": currency.id, "move_type": "entry", "name": name}
+            for vals, name in zip(vals_list, names, strict=True)
+        ])
+        self.env["account.move.line"].with_context(**NO_TRACKING).create([
+            line_vals for line in lines for line_vals in line._prepare_move_line_default_vals()
+        ])
+        moves = lines.move_id
+        # The move's link back to its line, for all of them in one query.
+        self.env.flush_all()
+        self.env.cr.execute(SQL(
+            "UPDATE account_move SET statement_line_id = line.id FROM (VALUES %s) AS line(id, move_id) "
+            "WHERE account_move.id = line.move_id",
+            SQL(", ").join(SQL("(%s, %s)", line.id, line.move_id.id) for line in lines),
+        ))
+        moves.invalidate_recordset(["statement_line_id"])
+        moves.modified(["statement_line_id"])
+        moves.action_post()
+        return lines.with_env(self.env)
+
+    @api.model
+    def _online_sync_move_names(self, journal, dates):
+        """The numbers of new moves of ``journal`` on ``dates`` (sorted), in
+        Odoo's sequence of the journal's entries."""
+        Move = self.env["account.move"]
+        formats = {}  # (year, month) -> Odoo's format and values of the next number
+        last_numbers = {}  # sequence prefix -> last number given
+        names = []
+        for date in dates:
+            period = (date.year, date.month)
+            if period not in formats:
+                move = Move.new({"journal_id": journal.id, "date": date, "move_type": "entry"})
+                formats[period] = move._get_next_sequence_format()
+            format_string, format_values = formats[period]
+            prefix = format_string.format(**{**format_values, "seq": 0})
+            number = last_numbers.get(prefix, format_values["seq"]) + 1
+            last_numbers[prefix] = number
+            names.append(format_string.format(**{**format_values, "seq": number}))
+        return names

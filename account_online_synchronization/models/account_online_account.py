@@ -9,7 +9,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_bank import sanitize_account_number
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import format_date, formatLang
+from odoo.tools.misc import format_date, formatLang, split_every
 
 from .. import providers
 
@@ -18,6 +18,9 @@ from .. import providers
 # skipped by identifier).
 OVERLAP_DAYS = 7
 DEFAULT_HISTORY_DAYS = 90
+# Statement lines created at once: memory and a batch's queries stay bounded
+# whatever the number of transactions.
+IMPORT_BATCH_SIZE = 500
 # A transaction sent again under its identifier with the same amount is the
 # same one if its date moved by at most this much (time zone, booking date
 # corrected); further apart, the bank reused the identifier.
@@ -271,7 +274,7 @@ class AccountOnlineAccount(models.Model):
             # Changes since the cursor are all new to us, whatever their date:
             # only what Odoo cannot book any more is left out (and told).
             date_from, date_to = self._lock_date_limit(journal), None
-        lines = self.env["account.bank.statement.line"]
+        StatementLine = lines = self.env["account.bank.statement.line"]
         added = list(changes.added)
         if changes.modified or changes.removed:
             added += self._apply_bank_corrections(journal, changes.modified, changes.removed)
@@ -280,13 +283,32 @@ class AccountOnlineAccount(models.Model):
             opening = self._prepare_opening_balance_vals(journal, balance, vals_list, date_from)
             if opening:
                 vals_list.insert(0, opening)
-        lines = lines.create(vals_list)
-        journal._online_sync_group_in_statements(lines)
+        analyzed_rows = None
+        for batch in split_every(IMPORT_BATCH_SIZE, vals_list, list):
+            if len(vals_list) > IMPORT_BATCH_SIZE and (analyzed_rows is None or len(lines) * 2 > analyzed_rows):
+                analyzed_rows = self._refresh_table_statistics()
+            batch_lines = StatementLine._online_sync_create(journal, batch)
+            journal._online_sync_group_in_statements(batch_lines)
+            lines |= batch_lines
+            # What a batch leaves in memory is not needed by the next one.
+            self.env.flush_all()
+            self.env.invalidate_all()
         vals = {"balance": float(balance.amount), "last_sync": today}
         if client.uses_cursor:
             vals["sync_cursor"] = changes.cursor or False
         self.sudo().write(vals)
         return lines
+
+    def _refresh_table_statistics(self):
+        """Before a large import: PostgreSQL's statistics of the tables it
+        fills, taken now (again each time the import doubled what they count).
+        Counted on a smaller table, Odoo's checks on a batch of moves are
+        planned as scans of every journal item, a cost that grows with each
+        batch. Returns the journal items counted."""
+        self.env.flush_all()
+        self.env.cr.execute("ANALYZE account_move, account_move_line, account_bank_statement_line")
+        self.env.cr.execute("SELECT reltuples FROM pg_class WHERE oid = 'account_move_line'::regclass")
+        return max(self.env.cr.fetchone()[0], 0)
 
     def _check_changes(self, changes):
         if not isinstance(changes, providers.TransactionChanges) or not all(

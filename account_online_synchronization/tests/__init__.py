@@ -11,3 +11,4 @@ from . import test_bank_directory
 from . import test_consent_expiry
 from . import test_account_choice
 from . import test_blocking
+from . import test_large_import

@@ -1,0 +1,57 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A busy account for the import benchmark: the Demo Bank with one account
+that books ``count`` posted transactions over the 85 days before today,
+the same ones for every importer measured (ours, the naive create(), OCA)."""
+import datetime as dt
+import random
+from decimal import Decimal
+
+from odoo.addons.account_online_synchronization.providers import POSTED, Balance, BankAccount, Transaction
+from odoo.addons.account_online_synchronization.providers.demo import DemoBankProvider
+
+ACCOUNT_ID = "DEMO_BANK-busy"
+ACCOUNT_NUMBER = "BE62510007547061"
+OPENING_BALANCE = Decimal("50000.00")
+DAYS = 85
+PARTNERS = ("Boulangerie Crème Brûlée", "Müller & Söhne GmbH", "Café Łódź", "Ærø Shipping ApS", "Zoë Dupont-Élise",
+            "Nordisk Ståhl AB", "Telefónica Møbil", "Supermercado Ñandú")
+
+
+def busy_transactions(count, today, extra=0):
+    """``count`` posted transactions spread over the days before ``today``,
+    then ``extra`` more on ``today`` (new ones for a later synchronization)."""
+    rng = random.Random(f"busy|{count}")
+    first_day = today - dt.timedelta(days=DAYS)
+    result = []
+    for index in range(count + extra):
+        day = first_day + dt.timedelta(days=index * DAYS // count) if index < count else today
+        partner = PARTNERS[rng.randrange(len(PARTNERS))]
+        amount = Decimal(rng.randint(-90000, 110000) or 1) / 100
+        result.append(Transaction(
+            identifier=f"BUSY-{index:06d}", status=POSTED, amount=amount, currency="EUR", booking_date=day,
+            label=f"Payment {index:06d} {partner}", partner_name=partner,
+            partner_information=f"busy-partner-{partner.lower()}",
+        ))
+    return result
+
+
+class BusyDemoBank(DemoBankProvider):
+    """The Demo Bank, showing only the busy account."""
+
+    count = 1000
+    extra = 0
+
+    def _busy_today(self):
+        return self.now().date()
+
+    def list_accounts(self, consent):
+        self._check_consent(consent)
+        return [BankAccount(identifier=ACCOUNT_ID, name="Busy Account", currency="EUR", account_number=ACCOUNT_NUMBER)]
+
+    def get_balance(self, consent, account_id):
+        total = OPENING_BALANCE + sum(t.amount for t in busy_transactions(self.count, self._busy_today(), self.extra))
+        return Balance(amount=total, currency="EUR", reference_date=self._busy_today())
+
+    def get_transactions(self, consent, account_id, date_from, date_to):
+        return [t for t in busy_transactions(self.count, self._busy_today(), self.extra)
+                if date_from <= t.booking_date <= date_to]
