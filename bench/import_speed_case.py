@@ -98,7 +98,6 @@ elif CASE == "cron":
     env["account.online.link"].flush_model()
     # The cron runs as the superuser, over every connection.
     cron_env = env(user=odoo.SUPERUSER_ID)  # noqa: F821
-    cron = cron_env.ref("account_online_synchronization.online_sync_cron")
     report(f"cron run over {COUNT} connections, nothing new", 0,
            lambda: cron_env["account.online.link"]._cron_fetch_online_transactions())
     last = links.mapped("last_refresh")

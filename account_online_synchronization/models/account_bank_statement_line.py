@@ -1,9 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.addons.account.models.account_bank_statement_line import (
     AccountBankStatementLine as AccountStatementLine,
 )
-from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 # Context of a synchronization's writes: nothing in them is tracked in a
@@ -51,29 +50,23 @@ class AccountBankStatementLine(models.Model):
 
         account's create() writes each move once more after creating it and
         numbers the moves one by one (a query and a savepoint each). Here each
-        move is created with its journal items and its number: the numbering
-        is Odoo's (its format, its reset per period, the last number used),
-        counted on for the lines of the batch. A number another transaction
-        takes meanwhile is refused by the journal's unique index, so numbers
-        stay unique and without gaps."""
+        move is created with its number, then the journal items of the batch
+        at once: the numbering is Odoo's (its format, its reset per period,
+        the last number used), counted on for the lines of the batch. A
+        number another transaction takes meanwhile is refused by the
+        journal's unique index, so numbers stay unique and without gaps."""
         if not vals_list:
             return self
-        if not journal.suspense_account_id:
-            raise UserError(_(
-                "You can't create a new statement line without a suspense account set on the %s journal.",
-                journal.display_name,
-            ))
-        lines = self.with_context(**NO_TRACKING, is_statement_line=True)
         names = self._online_sync_move_names(journal, [vals["date"] for vals in vals_list])
-        # Past account's create(): what it does line by line is done below for the batch.
-        # The journal's currency given, as Odoo computes it: computed during
-        # the create, it would be read by the constraint of another line not
-        # computed yet.
+        # The journal's currency is given as Odoo computes it: computed during
+        # the create, it would be read by the constraint of a line not computed yet.
         currency = journal.currency_id or journal.company_id.currency_id
-        lines = super(AccountStatementLine, lines).create([
+        # Past account's create(): what it does line by line is done below for the batch.
+        lines = super(AccountStatementLine, self.with_context(**NO_TRACKING, is_statement_line=True)).create([
             {**vals, "journal_id": journal.id, "currency_id": currency.id, "move_type": "entry", "name": name}
             for vals, name in zip(vals_list, names, strict=True)
         ])
+        # Odoo's journal items of each line (it refuses a journal without suspense account).
         self.env["account.move.line"].with_context(**NO_TRACKING).create([
             line_vals for line in lines for line_vals in line._prepare_move_line_default_vals()
         ])

@@ -283,10 +283,11 @@ class AccountOnlineAccount(models.Model):
             opening = self._prepare_opening_balance_vals(journal, balance, vals_list, date_from)
             if opening:
                 vals_list.insert(0, opening)
-        analyzed_rows = None
+        counted_items = None
         for batch in split_every(IMPORT_BATCH_SIZE, vals_list, list):
-            if len(vals_list) > IMPORT_BATCH_SIZE and (analyzed_rows is None or len(lines) * 2 > analyzed_rows):
-                analyzed_rows = self._refresh_table_statistics()
+            # Two journal items a line: again once the import created as many as were counted.
+            if len(vals_list) > IMPORT_BATCH_SIZE and (counted_items is None or 2 * len(lines) > counted_items):
+                counted_items = self._refresh_table_statistics()
             batch_lines = StatementLine._online_sync_create(journal, batch)
             journal._online_sync_group_in_statements(batch_lines)
             lines |= batch_lines
