@@ -36,17 +36,24 @@ def busy_transactions(count, today, extra=0):
 
 
 class BusyDemoBank(DemoBankProvider):
-    """The Demo Bank, showing only the busy account."""
+    """The Demo Bank, showing only the busy account. With ``account_index``,
+    each connection made meanwhile gets an account (and so a journal) of its
+    own, with the same transactions."""
 
     count = 1000
     extra = 0
+    account_index = None
 
     def _busy_today(self):
         return self.now().date()
 
     def list_accounts(self, consent):
         self._check_consent(consent)
-        return [BankAccount(identifier=ACCOUNT_ID, name="Busy Account", currency="EUR", account_number=ACCOUNT_NUMBER)]
+        if self.account_index is None:
+            identifier, number = ACCOUNT_ID, ACCOUNT_NUMBER
+        else:
+            identifier, number = f"{ACCOUNT_ID}-{self.account_index}", f"{ACCOUNT_NUMBER[:-4]}{self.account_index:04d}"
+        return [BankAccount(identifier=identifier, name="Busy Account", currency="EUR", account_number=number)]
 
     def get_balance(self, consent, account_id):
         total = OPENING_BALANCE + sum(t.amount for t in busy_transactions(self.count, self._busy_today(), self.extra))

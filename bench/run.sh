@@ -2,6 +2,8 @@
 # Benchmarks, in databases of their own (created on the first run).
 #   bench/run.sh                      the import benchmark (bench/results/import_speed.*)
 #   bench/run.sh import-speed [--sizes 1000,10000,20000] [--cron-connections 100]
+#   bench/run.sh cron-workers [--connections 200] [--new 20]   two cron threads of a real
+#                                     server share the scheduled sync (bench/results/cron_workers.md)
 #   bench/run.sh first-sync | bank-directory [--database NAME]
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
 WHAT=${1:-import-speed}
@@ -13,7 +15,7 @@ BENCH_DIR="$CACHE_DIR/bench"
 CONF="$BENCH_DIR/odoo-bench.conf"
 mkdir -p "$BENCH_DIR"
 
-if [ "$WHAT" != import-speed ]; then
+if [ "$WHAT" != import-speed ] && [ "$WHAT" != cron-workers ]; then
     DATABASE=online_sync_bench
     [ "${1:-}" = "--database" ] && DATABASE=$2
     write_odoo_config "$CONF"
@@ -26,7 +28,7 @@ if [ "$WHAT" != import-speed ]; then
     case $WHAT in
         first-sync) odoo_bin shell -c "$CONF" -d "$DATABASE" --no-http --log-level=warn <"$ROOT/bench/first_sync.py" ;;
         bank-directory) odoo_bin shell -c "$CONF" -d "$DATABASE" --no-http --log-level=warn <"$ROOT/bench/bank_directory.py" ;;
-        *) die "unknown benchmark: $WHAT (import-speed, first-sync or bank-directory)" ;;
+        *) die "unknown benchmark: $WHAT (import-speed, cron-workers, first-sync or bank-directory)" ;;
     esac
     exit 0
 fi
@@ -63,5 +65,10 @@ if ! db_exists "$TEMPLATE_OCA"; then
     odoo_bin -c "$CONF" -d "$TEMPLATE_OCA" -i bench_oca_busy_bank --stop-after-init --log-level=warn
 fi
 cd "$ROOT"
-"$PYTHON" bench/import_speed.py --odoo-bin "$ODOO_SRC/odoo-bin" --config "$CONF" \
-    --template "$TEMPLATE" --template-oca "$TEMPLATE_OCA" "$@"
+if [ "$WHAT" = cron-workers ]; then
+    "$PYTHON" bench/cron_workers.py --odoo-bin "$ODOO_SRC/odoo-bin" --config "$CONF" --template "$TEMPLATE" \
+        --log "$BENCH_DIR/cron_workers.log" "$@"
+else
+    "$PYTHON" bench/import_speed.py --odoo-bin "$ODOO_SRC/odoo-bin" --config "$CONF" \
+        --template "$TEMPLATE" --template-oca "$TEMPLATE_OCA" "$@"
+fi

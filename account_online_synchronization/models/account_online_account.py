@@ -254,10 +254,12 @@ class AccountOnlineAccount(models.Model):
         first_open_day = self._lock_date_limit(journal)
         return max(start, first_open_day) if first_open_day else start
 
-    def _import_transactions(self, client, consent):
+    def _import_transactions(self, client, consent, commit_batch=None):
         """Fetch and import this account's posted transactions, and apply what
         the bank changed or withdrew. Raises a provider error, without writing
-        anything, when the data is unusable."""
+        anything, when the data is unusable. ``commit_batch``, when given, is
+        called after each imported batch (in date order, so that what a crash
+        leaves is the oldest part, which the next run finds and skips)."""
         self.ensure_one()
         journal = self.journal_ids
         link = self.account_online_link_id
@@ -291,6 +293,8 @@ class AccountOnlineAccount(models.Model):
             batch_lines = StatementLine._online_sync_create(journal, batch)
             journal._online_sync_group_in_statements(batch_lines)
             lines |= batch_lines
+            if commit_batch:
+                commit_batch()
             # What a batch leaves in memory is not needed by the next one.
             self.env.flush_all()
             self.env.invalidate_all()
@@ -590,6 +594,8 @@ class AccountOnlineAccount(models.Model):
             for line in StatementLine.search([
                 ("journal_id", "=", journal.id), ("date", ">=", date_from - dt.timedelta(days=1)),
                 ("online_transaction_identifier", "=", False),
+                # Our own opening line, kept by an interrupted first sync, stands for no transaction.
+                ("online_account_id", "!=", self.id),
             ]):
                 unidentified[(line.date, line.amount)] += 1
         currency = journal.currency_id or journal.company_id.currency_id

@@ -3,6 +3,7 @@ import datetime as dt
 import logging
 import secrets
 import uuid
+from contextlib import contextmanager
 
 import psycopg2.errors
 import pytz
@@ -23,6 +24,10 @@ _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
 
 CRON_XMLID = "account_online_synchronization.online_sync_cron"
+REQUESTED_CRON_XMLID = "account_online_synchronization.online_sync_requested_cron"
+# Context key: the synchronization commits each imported batch (the scheduled
+# action), so that a crash keeps them and the next run resumes after them.
+COMMIT_BATCHES = "online_sync_commit_batches"
 # Where the bank sends the user back after the consent (controllers/main.py).
 CALLBACK_ROUTE = "/account_online_synchronization/callback"
 # First key of the PostgreSQL advisory lock that serializes the work on one
@@ -33,6 +38,7 @@ SYSTEM_FIELDS = frozenset({
     "state", "last_refresh", "rate_limit_reset", "expiring_synchronization_date",
     "client_reference", "last_error_reference", "provider_data", "consent_identifier", "sync_requested",
     "expiry_reminder_days", "account_choice_pending", "blocked_reason", "auth_failure_count", "database_uuid",
+    "scheduled_sync_started",
 })
 # Authentication failures in a row after which a connection is blocked.
 AUTH_FAILURES_BEFORE_BLOCK = 3
@@ -147,7 +153,12 @@ class AccountOnlineLink(models.Model):
         help="The aggregator's id of the consent: its notifications name it.",
     )
     sync_requested = fields.Boolean(
-        readonly=True, copy=False, help="The aggregator announced new transactions: synchronize soon.",
+        readonly=True, copy=False,
+        help="Waiting for the scheduled action: the aggregator announced new transactions, "
+        "or the connection is due.",
+    )
+    scheduled_sync_started = fields.Datetime(
+        readonly=True, copy=False, help="When the scheduled action last took this connection to synchronize it.",
     )
     blocked_reason = fields.Selection(
         [
@@ -707,8 +718,10 @@ class AccountOnlineLink(models.Model):
         All or nothing: the imported statement lines, or, on any error, the
         books exactly as they were (``last_sync`` included, so the next run
         fetches the same window again) and the error told on the connection
-        and its journals. Returns the new statement lines, or None when the
-        bank refused the refresh without it being an error.
+        and its journals. In the scheduled action (``COMMIT_BATCHES``), each
+        batch is kept once imported: the next run finds them and goes on.
+        Returns the new statement lines, or None when the bank refused the
+        refresh without it being an error.
         """
         self.ensure_one()
         if self.state == "disconnected":
@@ -738,8 +751,9 @@ class AccountOnlineLink(models.Model):
         consent = self._get_consent()
         client.refresh(consent, automatic=automatic)
         lines = StatementLine
+        commit_batch = (lambda: self._commit_batch(consent)) if self.env.context.get(COMMIT_BATCHES) else None
         for account in accounts:
-            lines |= account._import_transactions(client, consent)
+            lines |= account._import_transactions(client, consent, commit_batch=commit_batch)
         self._save_consent(consent)
         self.sudo().write({
             "state": "connected",
@@ -754,11 +768,12 @@ class AccountOnlineLink(models.Model):
         return lines
 
     def _run_guarded(self, work, automatic):
-        """Run ``work`` in a savepoint: its result, or, on any error, nothing
-        of it kept and the error recorded where the user looks (None when the
-        bank asked to wait: that is no error)."""
+        """Run ``work``: its result, or, on any error, nothing of it kept (or,
+        when batches are committed, nothing after the last one) and the error
+        recorded where the user looks (None when the bank asked to wait: that
+        is no error)."""
         try:
-            with self.env.cr.savepoint():
+            with self._undo_on_error():
                 result = work()
         except (SyncInProgress, SyncBlocked):
             raise
@@ -786,6 +801,26 @@ class AccountOnlineLink(models.Model):
             )
         return result
 
+    @contextmanager
+    def _undo_on_error(self):
+        """A savepoint; when batches are committed, the rollback of what the
+        last commit did not keep."""
+        if not self.env.context.get(COMMIT_BATCHES):
+            with self.env.cr.savepoint():
+                yield
+            return
+        try:
+            yield
+        except Exception:
+            self.env.cr.rollback()
+            raise
+
+    def _commit_batch(self, consent):
+        """What is imported so far is kept, with the consent the bank may have
+        renewed meanwhile (a rotated token lost is a connection lost)."""
+        self._save_consent(consent)
+        self._commit_if_allowed()
+
     def _lock_for_sync(self):
         """One synchronization or account fetch of a connection at a time,
         across workers; held until the transaction ends."""
@@ -795,18 +830,58 @@ class AccountOnlineLink(models.Model):
                 "%(name)s is being synchronized right now. Try again in a few minutes.", name=self.name,
             ))
 
+    @contextmanager
+    def _locked_across_commits(self):
+        """The same lock as ``_lock_for_sync``, held by the session until the
+        block ends: a synchronization that commits its batches keeps it."""
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [SYNC_LOCK_KEY, self.id])
+        if not self.env.cr.fetchone()[0]:
+            raise SyncInProgress(_(
+                "%(name)s is being synchronized right now. Try again in a few minutes.", name=self.name,
+            ))
+        try:
+            yield
+        except Exception:
+            # What was not committed goes; an aborted transaction could not release the lock.
+            self.env.cr.rollback()
+            raise
+        finally:
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_KEY, self.id])
+
     @api.model
     def _cron_fetch_online_transactions(self):
-        """Every connection with automatic synchronization, each in its own
-        transaction: one failing connection neither stops nor undoes the others.
+        """The 12-hour run: every connection with automatic synchronization
+        that no run took in the last half interval is due. The due ones are
+        marked, and the second scheduled action is woken, so that two cron
+        workers (or two Odoo servers) share them; this one works too.
         Connections in error are tried again (an outage heals); disconnected
         ones wait for the user, rate-limited ones for the bank's reset time."""
-        self._synchronize_in_cron(self.search(self._cron_domain()))
+        if not self._sync_allowed_here():
+            return
+        cron = self.env.ref(CRON_XMLID).sudo()
+        now = fields.Datetime.now()
+        interval = now + relativedelta(**{cron.interval_type: cron.interval_number}) - now
+        # Half an interval: a run that took long is no cause to skip the next one.
+        taken_before = now - interval / 2
+        try:
+            due = self.search([
+                *self._cron_domain(), ("sync_requested", "=", False),
+                "|", ("scheduled_sync_started", "=", False), ("scheduled_sync_started", "<", taken_before),
+            ]).try_lock_for_update(allow_referencing=True)
+            if due:
+                due.sudo().sync_requested = True
+                self.env.ref(REQUESTED_CRON_XMLID).sudo()._trigger()
+        except psycopg2.errors.SerializationFailure:
+            # A notification marked one of them meanwhile: the next run marks the rest.
+            self.env.cr.rollback()
+        self._synchronize_requested()
 
     @api.model
     def _cron_sync_requested(self):
-        """The connections whose aggregator announced new transactions."""
-        self._synchronize_in_cron(self.search([*self._cron_domain(), ("sync_requested", "=", True)]))
+        """The connections marked due by the 12-hour run, or whose aggregator
+        announced new transactions."""
+        if self._sync_allowed_here():
+            self._synchronize_requested()
 
     @api.model
     def _cron_domain(self):
@@ -816,22 +891,59 @@ class AccountOnlineLink(models.Model):
         ]
 
     @api.model
-    def _synchronize_in_cron(self, links):
+    def _sync_allowed_here(self):
         try:
             self._check_database_allows_sync()
         except BankSyncError as error:
             _logger.info("Online synchronization skipped: %s", error.args[0])
-            return
-        for link in links:
-            link = link.with_company(link.company_id)
+            return False
+        return True
+
+    @api.model
+    def _synchronize_requested(self):
+        """Take the waiting connections one at a time, each committed before
+        the next: one failing connection neither stops nor undoes the others.
+        Time-boxed by Odoo's cron: when its time is up, the job stops and Odoo
+        runs it again as soon as it can."""
+        IrCron = self.env["ir.cron"]
+        requested = [*self._cron_domain(), ("sync_requested", "=", True)]
+        IrCron._commit_progress(remaining=self.search_count(requested))
+        while link := self._claim(requested):
+            link._synchronize_claimed()
+            remaining = self.search_count(requested)
+            if IrCron._commit_progress(1, remaining=remaining) <= 0 or not remaining:
+                return
+        # Nothing left that another worker is not taking right now.
+        IrCron._commit_progress(remaining=0)
+
+    @api.model
+    def _claim(self, domain):
+        """One connection of ``domain`` that no other worker holds, taken:
+        its request cleared and committed, so that no other worker takes it
+        again. An empty recordset when there is none."""
+        for _attempt in range(3):
             try:
-                with self.env.cr.savepoint():
-                    link._fetch_transactions(automatic=True)
-            except SyncInProgress:
-                _logger.info("Online synchronization of connection %s skipped: already running", link.id)
-            except Exception:  # noqa: BLE001 - even recording the error failed: go on with the others
-                _logger.exception("Online synchronization of connection %s could not record its error", link.id)
-            self._commit_if_allowed()
+                link = self.search(domain, order="id").try_lock_for_update(allow_referencing=True, limit=1)
+                if link:
+                    link.sudo().write({"sync_requested": False, "scheduled_sync_started": fields.Datetime.now()})
+                self._commit_if_allowed()
+                return link
+            except psycopg2.errors.SerializationFailure:
+                # Another worker took it after this transaction began: look again.
+                self.env.cr.rollback()
+        return self.browse()
+
+    def _synchronize_claimed(self):
+        """Synchronize a connection taken by a scheduled action, committing
+        each imported batch."""
+        link = self.with_company(self.company_id).with_context(**{COMMIT_BATCHES: True})
+        try:
+            with link._locked_across_commits():
+                link._fetch_transactions(automatic=True)
+        except SyncInProgress:
+            _logger.info("Online synchronization of connection %s skipped: already running", self.id)
+        except Exception:  # noqa: BLE001 - even recording the error failed: go on with the others
+            _logger.exception("Online synchronization of connection %s could not record its error", self.id)
 
     def _expiry_activities(self):
         return self.sudo().activity_ids.filtered(
@@ -870,8 +982,10 @@ class AccountOnlineLink(models.Model):
             link.sudo().expiry_reminder_days = min(due)
 
     def _commit_if_allowed(self):
-        # Tests run in one transaction that must not be committed.
-        if not modules.module.current_test:
+        # A test's own transaction must not be committed (the cursors a test
+        # opens, as Odoo's cron does, only pretend to commit).
+        test = modules.module.current_test
+        if not (test and self.env.cr is getattr(test, "cr", None)):
             self.env.cr.commit()
 
     # ------------------------------------------------------------------

@@ -5,10 +5,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .. import providers
+from .account_online_link import REQUESTED_CRON_XMLID
 
 _logger = logging.getLogger(__name__)
-
-REQUESTED_CRON_XMLID = "account_online_synchronization.online_sync_requested_cron"
 
 # Where aggregators push their notifications (controllers/main.py), + /<provider id>.
 WEBHOOK_ROUTE = "/account_online_synchronization/webhook"

@@ -12,3 +12,4 @@ from . import test_consent_expiry
 from . import test_account_choice
 from . import test_blocking
 from . import test_large_import
+from . import test_scheduled_sync

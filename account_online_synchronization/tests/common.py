@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, new_test_user
 
 from ..providers import POSTED, Transaction
@@ -17,6 +18,8 @@ NOW = "2026-11-25 10:00:00"
 # When the scheduled action runs next in the tests (never the real clock).
 CRON_NEXTCALL = dt.datetime(2026, 11, 25, 22, 0)
 LOGGER = "odoo.addons.account_online_synchronization.models.account_online_link"
+CRON_XMLID = "account_online_synchronization.online_sync_cron"
+REQUESTED_CRON_XMLID = "account_online_synchronization.online_sync_requested_cron"
 # The aggregators' emulators live in the repository, beside the addon (they are not shipped with it).
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -28,6 +31,36 @@ def load_emulators():
                           "of the repository.")
     if str(REPOSITORY) not in sys.path:
         sys.path.append(str(REPOSITORY))
+
+
+class CountingDemoBank:
+    """Counts what the Demo Bank is asked, to prove nothing leaves."""
+
+    def __enter__(self):
+        self.calls = 0
+        real_refresh = DemoBankProvider.refresh
+
+        def refresh(provider, consent, automatic):
+            self.calls += 1
+            return real_refresh(provider, consent, automatic)
+
+        self._patch = patch.object(DemoBankProvider, "refresh", refresh)
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._patch.stop()
+
+
+def run_scheduled_action(test, xmlid=CRON_XMLID):
+    """Run a scheduled action as Odoo's cron worker does: Odoo takes the job
+    and runs it in cursors of its own, committing as it goes (in a test, these
+    cursors only pretend to commit, and their clock is the frozen one)."""
+    test.env.flush_all()
+    test_mode = contextlib.nullcontext() if type(test)._registry_patched else test.enter_registry_test_mode()
+    with test_mode, test.registry.cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {}).ref(xmlid).method_direct_trigger()
+    test.env.invalidate_all()
 
 
 class OnlineSyncCommon(TransactionCase):
@@ -65,6 +98,9 @@ class OnlineSyncCommon(TransactionCase):
     @staticmethod
     def _journal(link, account_name="Current Account"):
         return link.account_online_account_ids.filtered(lambda a: a.name == account_name).journal_ids
+
+    def _run_cron(self, xmlid=CRON_XMLID):
+        run_scheduled_action(self, xmlid)
 
     def _lines(self, journal):
         return self.env["account.bank.statement.line"].search([("journal_id", "=", journal.id)])
@@ -153,4 +189,5 @@ class ConnectedCommon(OnlineSyncCommon):
         cls.journal = cls._journal(cls.link)
 
 
-__all__ = ["LOGGER", "NOW", "load_emulators", "ConnectedCommon", "DemoBankProvider", "OnlineSyncCommon"]
+__all__ = ["CRON_XMLID", "CountingDemoBank", "LOGGER", "NOW", "REQUESTED_CRON_XMLID", "load_emulators", "run_scheduled_action",
+           "ConnectedCommon", "DemoBankProvider", "OnlineSyncCommon"]

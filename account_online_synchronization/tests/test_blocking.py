@@ -9,26 +9,7 @@ from odoo.tools import mute_logger
 
 from ..models.account_online_link import BankSyncError, SyncBlocked
 from ..providers import AuthenticationExpired, ConnectionSuspended, ConsentExpired
-from .common import LOGGER, NOW, ConnectedCommon, DemoBankProvider, OnlineSyncCommon
-
-
-class CountingDemoBank:
-    """Counts what the Demo Bank is asked, to prove nothing leaves."""
-
-    def __enter__(self):
-        self.calls = 0
-        real_refresh = DemoBankProvider.refresh
-
-        def refresh(provider, consent, automatic):
-            self.calls += 1
-            return real_refresh(provider, consent, automatic)
-
-        self._patch = patch.object(DemoBankProvider, "refresh", refresh)
-        self._patch.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._patch.stop()
+from .common import LOGGER, NOW, ConnectedCommon, CountingDemoBank, DemoBankProvider, OnlineSyncCommon
 
 
 @tagged("post_install", "-at_install")
@@ -67,7 +48,7 @@ class TestBlockedConnections(ConnectedCommon):
         with CountingDemoBank() as bank:
             with self.assertRaisesRegex(SyncBlocked, "an administrator reactivates it"):
                 self.link.action_fetch_transactions()
-            self.env["account.online.link"]._cron_fetch_online_transactions()
+            self._run_cron()
             with self.assertRaisesRegex(SyncBlocked, "blocked"):
                 self.link.action_fetch_accounts()
             with self.assertRaisesRegex(SyncBlocked, "blocked"):
@@ -108,7 +89,7 @@ class TestBlockedConnections(ConnectedCommon):
         # What a copy of the database has: another uuid than the consent's.
         self.env["ir.config_parameter"].sudo().set_param("database.uuid", "copied-database-uuid")
         with CountingDemoBank() as bank:
-            self.env["account.online.link"]._cron_fetch_online_transactions()
+            self._run_cron()
             self.assertEqual(bank.calls, 0, "the copy sends nothing")
             self.assertEqual(self.link.blocked_reason, "copied")
             with self.assertRaisesRegex(SyncBlocked, "This database is a copy of the one Demo Bank gave its consent to"):

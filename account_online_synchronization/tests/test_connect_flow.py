@@ -12,7 +12,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import LOGGER, load_emulators
+from .common import LOGGER, REQUESTED_CRON_XMLID, load_emulators, run_scheduled_action
 
 load_emulators()
 from emulators.base import Fault  # noqa: E402
@@ -488,7 +488,7 @@ class TestPlaidConnection(ConnectFlowCase):
         self.assertEqual(self._webhook(link).status_code, 200)
         self.env.invalidate_all()
         self.assertTrue(link.sync_requested)
-        self.env["account.online.link"].sudo()._cron_sync_requested()
+        run_scheduled_action(self, REQUESTED_CRON_XMLID)
         self.env.invalidate_all()
         self.assertFalse(link.sync_requested)
         self.assertTrue(self._lines(journal).filtered(

@@ -19,9 +19,6 @@ from .common import LOGGER, NOW, DemoBankProvider, OnlineSyncCommon
 @freeze_time(NOW)
 class TestSyncErrors(OnlineSyncCommon):
 
-    def _run_cron(self):
-        self.env["account.online.link"]._cron_fetch_online_transactions()
-
     def test_rate_limit_says_when_and_is_not_an_error(self):
         link = self._connect("DEMO_BETA")  # one refresh a day, used by the first sync
         journal = link.journal_ids
