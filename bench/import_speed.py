@@ -118,8 +118,24 @@ def main():
     parser.add_argument("--prefix", default="online_sync_bench")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--today", default=dt.date.today().isoformat())
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the cases an interrupted run of the same day already measured")
     args = parser.parse_args()
     args.sizes = [int(size) for size in args.sizes.split(",")]
+    # Each case's results as soon as it is measured: an hour of measures is not lost to the last case.
+    done_file = Path(args.out) / "import_speed.cases.json"
+    done = json.loads(done_file.read_text()) if args.resume and done_file.exists() else {}
+    if done.pop("today", args.today) != args.today:
+        done = {}
+
+    def measured(template, case, count, extra=None):
+        key = f"{case} {count} {sorted((extra or {}).items())}"
+        if key not in done:
+            done[key] = run_case(args, template, case, count, extra)
+            done_file.parent.mkdir(parents=True, exist_ok=True)
+            done_file.write_text(json.dumps({"today": args.today, **done}, indent=1))
+        return done[key]
+
     results = []
     for count in args.sizes:
         extra = {}
@@ -127,13 +143,14 @@ def main():
             extra["BENCH_RESYNC"] = "1"
         if count == max(args.sizes):
             extra["BENCH_ADD"] = "100"
-        results += run_case(args, args.template, "ours", count, extra)
-        results += run_case(args, args.template, "naive", count)
-        results += run_case(args, args.template_oca, "oca", count)
-    results += [dict(r, measure="sync of 100 into an empty journal") for r in run_case(args, args.template, "ours", 100)]
+        results += measured(args.template, "ours", count, extra)
+        results += measured(args.template, "naive", count)
+        results += measured(args.template_oca, "oca", count)
+    results += [dict(r, measure="sync of 100 into an empty journal") for r in measured(args.template, "ours", 100)]
     if args.cron_connections:
-        results += run_case(args, args.template, "cron", args.cron_connections)
+        results += measured(args.template, "cron", args.cron_connections)
     write_results(args, results)
+    done_file.unlink()
 
 
 if __name__ == "__main__":

@@ -225,13 +225,21 @@ class AccountOnlineAccount(models.Model):
             unique_name = f"{name} ({suffix})"
             suffix += 1
         bank_account = self._company_bank_account() if self.account_number else False
-        return self.env["account.journal"].create({
+        Journal = self.env["account.journal"]
+        vals = {
             "name": unique_name,
             "type": "bank",
             "company_id": company.id,
             "currency_id": self.currency_id.id if self.currency_id != company.currency_id else False,
             "bank_account_id": bank_account and bank_account.id,
-        })
+        }
+        if not Journal._get_next_journal_default_code("bank", company):
+            # Odoo names bank journals BNK1 to BNK99: a firm with more gets B100 and on.
+            taken = set(Journal.with_context(active_test=False).search(
+                [*Journal._check_company_domain(company), ("code", "=like", "B%")]
+            ).mapped("code"))
+            vals["code"] = next(code for code in (f"B{number}" for number in range(100, 10_000)) if code not in taken)
+        return Journal.create(vals)
 
     # ------------------------------------------------------------------
     # Import

@@ -110,6 +110,19 @@ class TestSyncPipeline(OnlineSyncCommon):
         self.assertEqual(self._journal(link), journal)
         self.assertTrue(self._lines(journal))
 
+    def test_company_with_99_bank_journal_codes_taken_still_gets_journals(self):
+        # Odoo's default bank journal codes, BNK1 to BNK99, all taken.
+        taken = set(self.env["account.journal"].search([]).mapped("code"))
+        self.env["account.journal"].create([
+            {"name": f"Journal {number}", "type": "general", "code": f"BNK{number}"}
+            for number in range(1, 100) if f"BNK{number}" not in taken
+        ])
+        link = self._connect()
+        self.assertEqual(sorted(link.journal_ids.mapped("code")), ["B100", "B101", "B102"])
+        journal = self._journal(link)
+        self.assertTrue(self._lines(journal))
+        self.assertBooksMatchBank(journal)
+
     def test_failure_halfway_leaves_the_books_unchanged(self):
         link = self._connect()
         journals = link.journal_ids
