@@ -518,21 +518,30 @@ class AccountOnlineLink(models.Model):
         )
 
     def _save_consent(self, consent):
-        self.sudo().write({
-            "database_uuid": self._current_database_uuid(),
+        """Keep the consent as the aggregator left it (a rotated token lost is
+        a connection lost). A new or longer consent answers the reminders of
+        the old one; the same one, saved after each synchronization, not."""
+        saved = (self.sudo().provider_data or {}).get("consent") or {}
+        consent_vals = {
+            "identifier": consent.identifier,
+            "valid_until": consent.valid_until.isoformat() if consent.valid_until else None,
+            "data": consent.data,
+        }
+        database_uuid = self._current_database_uuid()
+        if consent_vals == saved and self.database_uuid == database_uuid:
+            return
+        renewed = (saved.get("identifier"), saved.get("valid_until")) != (consent.identifier, consent_vals["valid_until"])
+        vals = {
+            "database_uuid": database_uuid,
             "consent_identifier": consent.identifier,
-            "provider_data": {
-                "consent": {
-                    "identifier": consent.identifier,
-                    "valid_until": consent.valid_until.isoformat() if consent.valid_until else None,
-                    "data": consent.data,
-                },
-            },
+            "provider_data": {"consent": consent_vals},
             "expiring_synchronization_date": consent.valid_until and self._to_local(consent.valid_until).date(),
-            "expiry_reminder_days": 0,
-        })
-        # A new consent: the reminders of the old one are answered.
-        self._expiry_activities().action_feedback(feedback=_("Consent renewed."))
+        }
+        if renewed:
+            vals["expiry_reminder_days"] = 0
+        self.sudo().write(vals)
+        if renewed:
+            self._expiry_activities().action_feedback(feedback=_("Consent renewed."))
 
     def _get_redirect_url(self):
         return self.get_base_url() + CALLBACK_ROUTE

@@ -57,3 +57,19 @@ class TestConsentExpiry(OnlineSyncCommon):
         self.assertEqual(link.state, "connected")
         self.assertFalse(self._reminders(link))
         self.assertEqual(link.expiring_synchronization_date, end + dt.timedelta(days=91))
+
+    def test_synchronizing_with_the_same_consent_keeps_the_reminder(self):
+        """A synchronization saves the consent it used; only a new consent
+        answers the reminder, which is not sent again every day."""
+        link = self._connect()
+        end = link.expiring_synchronization_date
+        self._run_cron_on(end - dt.timedelta(days=15))
+        reminder = self._reminders(link)
+        self.assertEqual(reminder.summary, "Bank consent ends in 15 day(s)")
+        with freeze_time(f"{end - dt.timedelta(days=15)} 10:00:00"):
+            link.action_fetch_transactions()
+        self.env.invalidate_all()
+        self.assertEqual(self._reminders(link), reminder, "still to do: the consent was not renewed")
+        self._run_cron_on(end - dt.timedelta(days=14))
+        self.assertEqual(self._reminders(link), reminder, "one reminder per step, not one a day")
+        self.assertEqual(link.state, "connected")
