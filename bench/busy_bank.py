@@ -20,19 +20,21 @@ PARTNERS = ("Boulangerie Crème Brûlée", "Müller & Söhne GmbH", "Café Łód
 def busy_transactions(count, today, extra=0):
     """``count`` posted transactions spread over the days before ``today``,
     then ``extra`` more on ``today`` (new ones for a later synchronization)."""
+    return list(iter_busy_transactions(count, today, extra))
+
+
+def iter_busy_transactions(count, today, extra=0):
     rng = random.Random(f"busy|{count}")
     first_day = today - dt.timedelta(days=DAYS)
-    result = []
     for index in range(count + extra):
         day = first_day + dt.timedelta(days=index * DAYS // count) if index < count else today
         partner = PARTNERS[rng.randrange(len(PARTNERS))]
         amount = Decimal(rng.randint(-90000, 110000) or 1) / 100
-        result.append(Transaction(
+        yield Transaction(
             identifier=f"BUSY-{index:06d}", status=POSTED, amount=amount, currency="EUR", booking_date=day,
             label=f"Payment {index:06d} {partner}", partner_name=partner,
             partner_information=f"busy-partner-{partner.lower()}",
-        ))
-    return result
+        )
 
 
 class BusyDemoBank(DemoBankProvider):
@@ -56,9 +58,10 @@ class BusyDemoBank(DemoBankProvider):
         return [BankAccount(identifier=identifier, name="Busy Account", currency="EUR", account_number=number)]
 
     def get_balance(self, consent, account_id):
-        total = OPENING_BALANCE + sum(t.amount for t in busy_transactions(self.count, self._busy_today(), self.extra))
+        # Summed as they come: a bank's balance costs it no list of its transactions.
+        total = OPENING_BALANCE + sum(t.amount for t in iter_busy_transactions(self.count, self._busy_today(), self.extra))
         return Balance(amount=total, currency="EUR", reference_date=self._busy_today())
 
     def get_transactions(self, consent, account_id, date_from, date_to):
-        return [t for t in busy_transactions(self.count, self._busy_today(), self.extra)
+        return [t for t in iter_busy_transactions(self.count, self._busy_today(), self.extra)
                 if date_from <= t.booking_date <= date_to]

@@ -67,7 +67,10 @@ class AccountBankStatementLine(models.Model):
             for vals, name in zip(vals_list, names, strict=True)
         ])
         # Odoo's journal items of each line (it refuses a journal without suspense account).
-        self.env["account.move.line"].with_context(**NO_TRACKING).create([
+        # Their analytic distribution is Odoo's; only its sync with analytic
+        # items is skipped, a no-op for draft entries that costs a write per
+        # item (posting creates the analytic items).
+        self.env["account.move.line"].with_context(**NO_TRACKING, skip_analytic_sync=True).create([
             line_vals for line in lines for line_vals in line._prepare_move_line_default_vals()
         ])
         moves = lines.move_id

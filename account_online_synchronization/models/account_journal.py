@@ -6,9 +6,14 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
 ONLINE_SYNC_READERS = "account.group_account_readonly,account.group_account_basic"
+# The stored fields of a bank statement that Odoo computes from its lines.
+STATEMENT_FIELDS_FROM_LINES = (
+    "first_line_index", "date", "balance_start", "balance_end", "balance_end_real", "is_complete", "journal_id",
+)
 
 
 class AccountJournal(models.Model):
@@ -191,13 +196,16 @@ class AccountJournal(models.Model):
             # so that statements never overlap.
             statements = Statement.search([("journal_id", "=", self.id)], order="date, id")
             new_lines = self.env["account.bank.statement.line"]
+            by_statement = defaultdict(lambda: self.env["account.bank.statement.line"])
             for line in lines:
                 statement = next((s for s in statements if s.date and s.date >= line.date), None)
                 if statement:
-                    line.statement_id = statement
-                    touched |= statement
+                    by_statement[statement] |= line
                 else:
                     new_lines |= line
+            for statement, statement_lines in by_statement.items():
+                self._online_sync_add_to_statement(statement, statement_lines)
+                touched |= statement
             if new_lines:
                 name = f"{self.code} {format_date(self.env, max(new_lines.mapped('date')))}"
                 touched |= Statement.create({"name": name, "journal_id": self.id,
@@ -211,7 +219,7 @@ class AccountJournal(models.Model):
                     ("journal_id", "=", self.id), ("date", ">=", start), ("date", "<=", end),
                 ], order="date desc, id desc", limit=1)
                 if statement:
-                    period_lines.statement_id = statement
+                    self._online_sync_add_to_statement(statement, period_lines)
                 else:
                     statement = Statement.create({
                         "name": self._online_sync_statement_name(start, end),
@@ -221,14 +229,107 @@ class AccountJournal(models.Model):
                 touched |= statement
         self._online_sync_chain_statement_balances(touched)
 
-    def _online_sync_chain_statement_balances(self, touched):
+    def _online_sync_statement_fields(self):
+        """The statement's stored fields Odoo computes from its lines, which
+        ``_online_sync_chain_statement_balances`` sets."""
+        Statement = self.env["account.bank.statement"]
+        return [Statement._fields[name] for name in STATEMENT_FIELDS_FROM_LINES]
+
+    def _online_sync_add_to_statement(self, statement, lines):
+        """``lines`` join ``statement``. Odoo would recompute the statement
+        from all its lines at each batch (its cost grows with the statement);
+        ``_online_sync_chain_statement_balances`` sets what it would compute."""
+        with self.env.protecting(self._online_sync_statement_fields(), statement):
+            lines.statement_id = statement
+
+    def _online_sync_chain_statement_balances(self, touched, from_index=None):
+        """Make every statement of the journal from the first one ``touched``
+        on say what Odoo computes from its lines: its first line and date,
+        its starting balance (the ending balance of the statement of the last
+        posted line before it, plus the posted lines in between), its ending
+        balance (the start plus its posted lines, which is also the balance
+        the bank ends it at) and whether it is complete.
+
+        One query for all of them, whatever they hold: Odoo's computes read
+        every line of each statement and of the one before it, a cost that
+        grows with the statement at each batch of a large import.
+        ``from_index``: where lines moved or went from (bank corrections).
+        The company is in the conditions on lines for Odoo's index of a
+        journal's lines (journal, company, order)."""
+        self.ensure_one()
         self.env.flush_all()
-        first_index = min(touched.mapped("first_line_index"))
-        statements = self.env["account.bank.statement"].search(
-            [("journal_id", "=", self.id), ("first_line_index", ">=", first_index)],
-        ).sorted("first_line_index")
-        for statement in statements:
-            # Odoo's own rule for where a statement starts, then its end is its lines' sum.
-            statement._compute_balance_start()
-            statement.balance_end_real = statement.balance_end
+        cr = self.env.cr
+        cr.execute(SQL(
+            "SELECT MIN(internal_index) FROM account_bank_statement_line WHERE statement_id IN %s",
+            tuple(touched.ids) or (None,),
+        ))
+        first_index = min(filter(None, (cr.fetchone()[0], from_index)), default=None)
+        if first_index is None:
+            return
+        # Each statement of the chain: its own lines' figures, the statement
+        # of the last posted line before it and the posted lines in between
+        # (lines without statement, or all before it for the first one).
+        cr.execute(SQL("""
+            WITH chain AS (
+                SELECT st.id,
+                       MIN(line.internal_index) AS first_index,
+                       (ARRAY_AGG(move.date ORDER BY line.internal_index DESC)
+                            FILTER (WHERE move.state = 'posted'))[1] AS last_date,
+                       COALESCE(SUM(line.amount) FILTER (WHERE move.state = 'posted'), 0) AS posted_amount,
+                       COUNT(*) FILTER (WHERE move.state = 'posted') AS posted_count
+                  FROM account_bank_statement st
+                  JOIN account_bank_statement_line line ON line.statement_id = st.id
+                  JOIN account_move move ON move.id = line.move_id
+                 WHERE st.journal_id = %(journal)s
+                   AND (st.first_line_index >= %(first_index)s OR st.id IN %(touched)s)
+              GROUP BY st.id
+            )
+            SELECT chain.id, chain.first_index, chain.last_date, chain.posted_amount, chain.posted_count,
+                   previous.statement_id,
+                   (SELECT COALESCE(SUM(between_line.amount), 0)
+                      FROM account_bank_statement_line between_line
+                      JOIN account_move between_move ON between_move.id = between_line.move_id
+                     WHERE between_line.journal_id = %(journal)s
+                       AND between_line.company_id = %(company)s
+                       AND between_move.state = 'posted'
+                       AND between_line.internal_index < chain.first_index
+                       AND (previous.internal_index IS NULL OR between_line.internal_index > previous.internal_index))
+              FROM chain
+         LEFT JOIN LATERAL (
+                    SELECT previous_line.statement_id, previous_line.internal_index
+                      FROM account_bank_statement_line previous_line
+                      JOIN account_move previous_move ON previous_move.id = previous_line.move_id
+                     WHERE previous_line.journal_id = %(journal)s
+                       AND previous_line.company_id = %(company)s
+                       AND previous_line.internal_index < chain.first_index
+                       AND previous_move.state = 'posted'
+                       AND previous_line.statement_id IS NOT NULL
+                  ORDER BY previous_line.internal_index DESC
+                     LIMIT 1
+                   ) previous ON TRUE
+          ORDER BY chain.first_index
+        """, journal=self.id, company=self.company_id.id, first_index=first_index,
+             touched=tuple(touched.ids) or (None,)))
+        rows = cr.fetchall()
+        Statement = self.env["account.bank.statement"]
+        statements = Statement.browse([row[0] for row in rows])
+        currency = self.currency_id or self.company_id.currency_id
+        ends = {}  # statement id -> its new ending balance
+        with self.env.protecting(self._online_sync_statement_fields(), statements):
+            for (statement_id, first_line_index, date, posted_amount, posted_count,
+                 previous_id, between_amount) in rows:
+                statement = Statement.browse(statement_id)
+                previous_end = ends[previous_id] if previous_id in ends else (
+                    Statement.browse(previous_id).balance_end_real if previous_id else 0.0)
+                balance_start = currency.round(previous_end + float(between_amount))
+                balance_end = currency.round(balance_start + float(posted_amount))
+                ends[statement_id] = balance_end
+                statement.first_line_index = first_line_index
+                statement.date = date
+                statement.balance_start = balance_start
+                statement.balance_end = balance_end
+                statement.balance_end_real = balance_end
+                statement.is_complete = bool(posted_count)
+        # Computed from what was set above, not stored.
+        statements.invalidate_recordset(["is_valid", "problem_description"])
         self.env.flush_all()

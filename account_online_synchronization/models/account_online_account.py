@@ -284,23 +284,32 @@ class AccountOnlineAccount(models.Model):
             # Changes since the cursor are all new to us, whatever their date:
             # only what Odoo cannot book any more is left out (and told).
             date_from, date_to = self._lock_date_limit(journal), None
-        StatementLine = lines = self.env["account.bank.statement.line"]
+        StatementLine = self.env["account.bank.statement.line"]
         added = list(changes.added)
         if changes.modified or changes.removed:
             added += self._apply_bank_corrections(journal, changes.modified, changes.removed)
-        vals_list = self._prepare_statement_line_vals(added, journal, date_from, date_to)
+        new_transactions = self._select_new_transactions(added, journal, date_from, date_to)
+        opening = None
         if not self.last_sync:
-            opening = self._prepare_opening_balance_vals(journal, balance, vals_list, date_from)
+            opening = self._prepare_opening_balance_vals(journal, balance, new_transactions, date_from)
+        counted_items = None
+        imported_ids = []
+        batches = split_every(IMPORT_BATCH_SIZE, new_transactions, list)
+        if opening and not new_transactions:
+            batches = [[]]  # the opening line alone
+        # Statement line values are made a batch at a time: memory follows the batch, not the import.
+        for batch in batches:
+            vals_list = [self._prepare_statement_line_vals(new, journal) for new in batch]
             if opening:
                 vals_list.insert(0, opening)
-        counted_items = None
-        for batch in split_every(IMPORT_BATCH_SIZE, vals_list, list):
+                opening = None
             # Two journal items a line: again once the import created as many as were counted.
-            if len(vals_list) > IMPORT_BATCH_SIZE and (counted_items is None or 2 * len(lines) > counted_items):
+            large = len(new_transactions) > IMPORT_BATCH_SIZE
+            if large and (counted_items is None or 2 * len(imported_ids) > counted_items):
                 counted_items = self._refresh_table_statistics()
-            batch_lines = StatementLine._online_sync_create(journal, batch)
+            batch_lines = StatementLine._online_sync_create(journal, vals_list)
             journal._online_sync_group_in_statements(batch_lines)
-            lines |= batch_lines
+            imported_ids += batch_lines.ids
             if commit_batch:
                 commit_batch()
             # What a batch leaves in memory is not needed by the next one.
@@ -310,7 +319,7 @@ class AccountOnlineAccount(models.Model):
         if client.uses_cursor:
             vals["sync_cursor"] = changes.cursor or False
         self.sudo().write(vals)
-        return lines
+        return StatementLine.browse(imported_ids)
 
     def _refresh_table_statistics(self):
         """Before a large import: PostgreSQL's statistics of the tables it
@@ -360,6 +369,7 @@ class AccountOnlineAccount(models.Model):
             ])
         }
         new, notes, touched = [], [], self.env["account.bank.statement"]
+        from_index = None  # the first line that moved or went
         for transaction in posted:
             line = lines.get(transaction.identifier)
             if not line:
@@ -398,6 +408,7 @@ class AccountOnlineAccount(models.Model):
                 old_date=format_date(self.env, line.date),
             ))
             touched |= line.statement_id
+            from_index = min(filter(None, (from_index, line.internal_index)))
             line.write(changed)
             if "date" in changed:
                 # The line may now belong to another period's statement.
@@ -421,9 +432,10 @@ class AccountOnlineAccount(models.Model):
                 amount=formatLang(self.env, line.amount, currency_obj=currency), date=format_date(self.env, line.date),
             ))
             touched |= line.statement_id
+            from_index = min(filter(None, (from_index, line.internal_index)))
             line.unlink()
         if touched:
-            journal._online_sync_chain_statement_balances(touched.exists())
+            journal._online_sync_chain_statement_balances(touched.exists(), from_index=from_index)
         if notes:
             link._post(
                 Markup("<p>%s</p><ul>%s</ul>") % (
@@ -470,15 +482,18 @@ class AccountOnlineAccount(models.Model):
             isinstance(value, Decimal) and value.is_finite()
         )
 
-    def _prepare_statement_line_vals(self, transactions, journal, date_from, date_to):
-        """Statement line values of the posted transactions not imported yet,
-        in booking order. Pending ones never become lines: they come back
-        posted, under their own identifier."""
+    def _select_new_transactions(self, transactions, journal, date_from, date_to):
+        """The posted transactions not imported yet, as (identifier, date,
+        transaction) in booking order. Pending ones never become lines: they
+        come back posted, under their own identifier."""
         link = self.account_online_link_id
         currency = journal.currency_id or journal.company_id.currency_id
         posted = [t for t in transactions if getattr(t, "is_posted", False)]
         for transaction in posted:
             self._check_transaction(transaction, currency)
+        # An unknown currency is refused now, not in a later batch once earlier ones are imported.
+        for code in {t.foreign_currency for t in posted if t.foreign_currency}:
+            self._get_currency(code)
         # Whatever the bank sends outside the window asked for is not ours to import now.
         in_window = [t for t in posted if (date_from is None or date_from <= t.booking_date)
                      and (date_to is None or t.booking_date <= date_to)]
@@ -493,32 +508,11 @@ class AccountOnlineAccount(models.Model):
         dated.sort(key=lambda pair: pair[0])
         identified = self._with_identifiers(dated)
         known = self._known_transactions(journal, identified, date_from)
-        vals_list = []
+        new_transactions = []
         for identifier, date, transaction in identified:
-            amount = float(transaction.amount)
-            identifier = known.place(identifier, date, amount)
-            if identifier is None:
-                continue
-            vals = {
-                "journal_id": journal.id,
-                "date": date,
-                "payment_ref": transaction.label or transaction.partner_name or "/",
-                "amount": amount,
-                "partner_name": transaction.partner_name or False,
-                "account_number": transaction.partner_account_number or False,
-                "online_transaction_identifier": identifier,
-                "online_partner_information": transaction.partner_information or False,
-                "online_account_id": self.id,
-            }
-            if transaction.foreign_currency and transaction.foreign_currency.upper() != currency.name:
-                foreign = self._get_currency(transaction.foreign_currency)
-                if foreign.active:
-                    vals["foreign_currency_id"] = foreign.id
-                    vals["amount_currency"] = float(transaction.foreign_amount)
-                else:
-                    # Turning a currency on is the administrator's choice, not the bank's.
-                    vals["payment_ref"] += f" ({foreign.name} {transaction.foreign_amount})"
-            vals_list.append(vals)
+            identifier = known.place(identifier, date, float(transaction.amount))
+            if identifier is not None:
+                new_transactions.append((identifier, date, transaction))
         if known.reused:
             link._post(
                 Markup("<p>%s</p><ul>%s</ul>") % (
@@ -528,7 +522,32 @@ class AccountOnlineAccount(models.Model):
                 ),
                 journals=journal,
             )
-        return vals_list
+        return new_transactions
+
+    def _prepare_statement_line_vals(self, new_transaction, journal):
+        """The statement line of a transaction ``_select_new_transactions`` kept."""
+        identifier, date, transaction = new_transaction
+        currency = journal.currency_id or journal.company_id.currency_id
+        vals = {
+            "journal_id": journal.id,
+            "date": date,
+            "payment_ref": transaction.label or transaction.partner_name or "/",
+            "amount": float(transaction.amount),
+            "partner_name": transaction.partner_name or False,
+            "account_number": transaction.partner_account_number or False,
+            "online_transaction_identifier": identifier,
+            "online_partner_information": transaction.partner_information or False,
+            "online_account_id": self.id,
+        }
+        if transaction.foreign_currency and transaction.foreign_currency.upper() != currency.name:
+            foreign = self._get_currency(transaction.foreign_currency)
+            if foreign.active:
+                vals["foreign_currency_id"] = foreign.id
+                vals["amount_currency"] = float(transaction.foreign_amount)
+            else:
+                # Turning a currency on is the administrator's choice, not the bank's.
+                vals["payment_ref"] += f" ({foreign.name} {transaction.foreign_amount})"
+        return vals
 
     def _check_transaction(self, transaction, currency):
         ref = getattr(transaction, "identifier", None) or "?"
@@ -609,7 +628,7 @@ class AccountOnlineAccount(models.Model):
         currency = journal.currency_id or journal.company_id.currency_id
         return _KnownTransactions(by_identifier, unidentified, currency)
 
-    def _prepare_opening_balance_vals(self, journal, balance, vals_list, date_from):
+    def _prepare_opening_balance_vals(self, journal, balance, new_transactions, date_from):
         """On the first sync of a journal that had no line yet, a line that
         makes the journal's balance the bank's."""
         if self.env["account.bank.statement.line"].sudo().search_count(
@@ -617,13 +636,13 @@ class AccountOnlineAccount(models.Model):
         ):
             return None
         currency = journal.currency_id or journal.company_id.currency_id
-        imported = sum(vals["amount"] for vals in vals_list)
+        imported = sum(float(transaction.amount) for _identifier, _date, transaction in new_transactions)
         opening = currency.round(float(balance.amount) - imported)
         if currency.is_zero(opening):
             return None
         return {
             "journal_id": journal.id,
-            "date": min((vals["date"] for vals in vals_list), default=date_from),
+            "date": min((date for _identifier, date, _transaction in new_transactions), default=date_from),
             "payment_ref": _("Opening balance"),
             "amount": opening,
             "online_account_id": self.id,

@@ -119,6 +119,27 @@ class OnlineSyncCommon(TransactionCase):
         if statements:
             last = statements.sorted("first_line_index")[-1]
             self.assertAlmostEqual(last.balance_end_real, account.balance, places=2)
+        self.assertStatementsAsOdooComputes(statements)
+
+    def assertStatementsAsOdooComputes(self, statements):
+        """What the synchronization wrote on the statements is what Odoo's own
+        computes make of their lines (first line, date, balances, complete)."""
+        names = ("first_line_index", "date", "balance_start", "balance_end", "balance_end_real", "is_complete")
+
+        def values():
+            return [
+                tuple(round(value, 6) if isinstance(value, float) else value for value in statement.read(names)[0].values())
+                for statement in statements.sorted("first_line_index")
+            ]
+
+        self.env.flush_all()
+        written = values()
+        Statement = self.env["account.bank.statement"]
+        for name in names:
+            self.env.add_to_compute(Statement._fields[name], statements)
+        statements.invalidate_recordset(names)
+        self.env.flush_all()
+        self.assertEqual(written, values())
 
     def _messages(self, record):
         """What the chatter says, newest first (tracked changes left out)."""

@@ -71,6 +71,13 @@ class TestLargeImport(OnlineSyncCommon):
             {"name": f"Bank {code}", "code": code, "type": "bank", "currency_id": journal_currency.id}
             for code in ("ODOO", "SYNC")
         ])
+        # Odoo's distribution models apply to the journal items of both.
+        plan = self.env["account.analytic.plan"].sudo().create({"name": "Bank fees"})
+        analytic = self.env["account.analytic.account"].sudo().create({"name": "Bank", "plan_id": plan.id})
+        self.env["account.analytic.distribution.model"].sudo().create({
+            "account_prefix": journals[0].suspense_account_id.code,
+            "analytic_distribution": {str(analytic.id): 100},
+        })
         day = dt.date(2025, 12, 20)
         vals_list = []
         for index in range(60):
@@ -102,11 +109,13 @@ class TestLargeImport(OnlineSyncCommon):
                 line.move_id.state, line.move_id.move_type, line.move_id.currency_id, line.move_id.date,
                 line.move_id.name.split("/", 1)[1], line.move_id.statement_line_id == line,
                 sorted((roles[item.account_id], item.debit, item.credit, item.balance, item.amount_currency,
-                        item.currency_id.name, item.name, item.partner_id.id, item.statement_line_id == line)
+                        item.currency_id.name, item.name, item.partner_id.id, item.statement_line_id == line,
+                        item.analytic_distribution or {}, item.analytic_line_ids.mapped("amount"))
                        for item in line.move_id.line_ids),
             )
 
         self.assertEqual(len(by_sync), 60)
+        self.assertEqual(len(by_sync.move_id.line_ids.analytic_line_ids), 60, "one analytic item a suspense item")
         self.assertEqual([entry(line) for line in by_sync], [entry(line) for line in by_odoo])
         # December 20 to 31, then January 1 to 18: two lines a day.
         self.assertEqual(by_sync.move_id.mapped("name")[:1] + by_sync.move_id.mapped("name")[23:25],

@@ -252,6 +252,32 @@ class TestSyncPipeline(OnlineSyncCommon):
         last = statements.sorted("first_line_index")[-1]
         self.assertAlmostEqual(last.balance_end_real, journal.account_online_account_id.balance, places=2)
 
+    def test_statements_say_what_odoo_computes_around_a_line_without_statement(self):
+        """A line entered by hand between two monthly statements, then a late
+        booking into the earlier one: each statement's first line, date,
+        balances and completeness are what Odoo's own computes make of the
+        lines, and the next statement starts after the hand-made line."""
+        link = self._connect()
+        journal = self._journal(link)
+        account = journal.account_online_account_id
+        statements = self._lines(journal).statement_id
+        october, november = (statements.filtered(lambda s, month=month: s.name == f"{journal.code} {month} 2026")
+                             for month in ("October", "November"))
+        cash = self.env["account.bank.statement.line"].create({
+            "journal_id": journal.id, "date": dt.date(2026, 10, 31), "payment_ref": "Cash deposit", "amount": 50.0,
+        })
+        late = self._transaction("LATE-1", "100.00", dt.date(2026, 10, 30), label="Late booking")
+        account.sudo().last_sync = dt.date(2026, 11, 5)
+        with freeze_time("2026-11-26 10:00:00"), self._bank_shows([late], balance_delta="100.00"):
+            journal.manual_sync()
+        line = self._lines(journal).filtered(lambda l: l.online_transaction_identifier == "LATE-1")
+        self.assertEqual(line.statement_id, october)
+        self.assertFalse(cash.statement_id)
+        self.assertAlmostEqual(november.balance_start, october.balance_end_real + 50.0, places=2)
+        self.assertStatementsAsOdooComputes(self.env["account.bank.statement"].search([("journal_id", "=", journal.id)]))
+        # The hand-made line is not the bank's: the journal says 50.00 more, and the user is told.
+        self.assertAlmostEqual(account.balance_difference, 50.0, places=2)
+
     def test_late_transaction_joins_its_month_and_later_statements_follow(self):
         link = self._connect()
         journal = self._journal(link)
