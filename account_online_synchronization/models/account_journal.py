@@ -253,9 +253,7 @@ class AccountJournal(models.Model):
         One query for all of them, whatever they hold: Odoo's computes read
         every line of each statement and of the one before it, a cost that
         grows with the statement at each batch of a large import.
-        ``from_index``: where lines moved or went from (bank corrections).
-        The company is in the conditions on lines for Odoo's index of a
-        journal's lines (journal, company, order)."""
+        ``from_index``: where lines moved or went from (bank corrections)."""
         self.ensure_one()
         self.env.flush_all()
         cr = self.env.cr
@@ -268,7 +266,8 @@ class AccountJournal(models.Model):
             return
         # Each statement of the chain: its own lines' figures, the statement
         # of the last posted line before it and the posted lines in between
-        # (lines without statement, or all before it for the first one).
+        # (lines without statement, or all before it for the first one). The
+        # company is there for Odoo's index of lines (journal, company, order).
         cr.execute(SQL("""
             WITH chain AS (
                 SELECT st.id,

@@ -294,6 +294,7 @@ class AccountOnlineAccount(models.Model):
             opening = self._prepare_opening_balance_vals(journal, balance, new_transactions, date_from)
         counted_items = None
         imported_ids = []
+        large = len(new_transactions) > IMPORT_BATCH_SIZE
         batches = split_every(IMPORT_BATCH_SIZE, new_transactions, list)
         if opening and not new_transactions:
             batches = [[]]  # the opening line alone
@@ -304,7 +305,6 @@ class AccountOnlineAccount(models.Model):
                 vals_list.insert(0, opening)
                 opening = None
             # Two journal items a line: again once the import created as many as were counted.
-            large = len(new_transactions) > IMPORT_BATCH_SIZE
             if large and (counted_items is None or 2 * len(imported_ids) > counted_items):
                 counted_items = self._refresh_table_statistics()
             batch_lines = StatementLine._online_sync_create(journal, vals_list)

@@ -38,14 +38,23 @@ registry.category("web_tour.tours").add("account_online_synchronization_sync_now
             trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD} canvas`,
         },
         {
-            content: "Open the menu of the Demo Bank Current Account card",
+            content: "Open the Bank Transactions of the journal from the card's menu",
             trigger: `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`,
-            run: `hover && click .o_kanban_renderer:not(.o_aos_before_sync) ${CARD} .o_dropdown_kanban .dropdown-toggle`,
-        },
-        {
-            content: "Open the Bank Transactions of the journal",
-            trigger: '.o-dropdown--kanban-record-menu a:contains("Bank Transactions")',
-            run: "click",
+            async run(helpers) {
+                // On a busy machine a late render of the card can close the
+                // menu just opened: open it again, as a user would.
+                const card = `.o_kanban_renderer:not(.o_aos_before_sync) ${CARD}`;
+                const findItem = () =>
+                    [...document.querySelectorAll(".o-dropdown--kanban-record-menu a")].find((link) =>
+                        link.textContent.includes("Bank Transactions")
+                    );
+                for (let attempt = 0; attempt < 5 && !findItem(); attempt++) {
+                    await helpers.hover(card);
+                    await helpers.click(`${card} .o_dropdown_kanban .dropdown-toggle`);
+                    await new Promise((resolve) => setTimeout(resolve, 500));
+                }
+                await helpers.click(findItem());
+            },
         },
         {
             content: "The list of the journal's transactions is open",
