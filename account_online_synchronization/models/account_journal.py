@@ -257,9 +257,9 @@ class AccountJournal(models.Model):
         self.ensure_one()
         self.env.flush_all()
         cr = self.env.cr
+        touched_ids = tuple(touched.ids) or (None,)
         cr.execute(SQL(
-            "SELECT MIN(internal_index) FROM account_bank_statement_line WHERE statement_id IN %s",
-            tuple(touched.ids) or (None,),
+            "SELECT MIN(internal_index) FROM account_bank_statement_line WHERE statement_id IN %s", touched_ids,
         ))
         first_index = min(filter(None, (cr.fetchone()[0], from_index)), default=None)
         if first_index is None:
@@ -308,7 +308,7 @@ class AccountJournal(models.Model):
                    ) previous ON TRUE
           ORDER BY chain.first_index
         """, journal=self.id, company=self.company_id.id, first_index=first_index,
-             touched=tuple(touched.ids) or (None,)))
+             touched=touched_ids))
         rows = cr.fetchall()
         Statement = self.env["account.bank.statement"]
         statements = Statement.browse([row[0] for row in rows])

@@ -484,16 +484,18 @@ class AccountOnlineAccount(models.Model):
 
     def _select_new_transactions(self, transactions, journal, date_from, date_to):
         """The posted transactions not imported yet, as (identifier, date,
-        transaction) in booking order. Pending ones never become lines: they
-        come back posted, under their own identifier."""
+        transaction, foreign currency or None) in booking order. Pending ones
+        never become lines: they come back posted, under their own identifier."""
         link = self.account_online_link_id
         currency = journal.currency_id or journal.company_id.currency_id
         posted = [t for t in transactions if getattr(t, "is_posted", False)]
         for transaction in posted:
             self._check_transaction(transaction, currency)
-        # An unknown currency is refused now, not in a later batch once earlier ones are imported.
-        for code in {t.foreign_currency for t in posted if t.foreign_currency}:
-            self._get_currency(code)
+        # Each foreign currency looked up once; an unknown one refused now,
+        # not in a later batch once earlier ones are imported.
+        foreign_currencies = {
+            code: self._get_currency(code) for code in {t.foreign_currency for t in posted if t.foreign_currency}
+        }
         # Whatever the bank sends outside the window asked for is not ours to import now.
         in_window = [t for t in posted if (date_from is None or date_from <= t.booking_date)
                      and (date_to is None or t.booking_date <= date_to)]
@@ -512,7 +514,8 @@ class AccountOnlineAccount(models.Model):
         for identifier, date, transaction in identified:
             identifier = known.place(identifier, date, float(transaction.amount))
             if identifier is not None:
-                new_transactions.append((identifier, date, transaction))
+                foreign = foreign_currencies.get(transaction.foreign_currency)
+                new_transactions.append((identifier, date, transaction, foreign if foreign != currency else None))
         if known.reused:
             link._post(
                 Markup("<p>%s</p><ul>%s</ul>") % (
@@ -526,8 +529,7 @@ class AccountOnlineAccount(models.Model):
 
     def _prepare_statement_line_vals(self, new_transaction, journal):
         """The statement line of a transaction ``_select_new_transactions`` kept."""
-        identifier, date, transaction = new_transaction
-        currency = journal.currency_id or journal.company_id.currency_id
+        identifier, date, transaction, foreign = new_transaction
         vals = {
             "journal_id": journal.id,
             "date": date,
@@ -539,8 +541,7 @@ class AccountOnlineAccount(models.Model):
             "online_partner_information": transaction.partner_information or False,
             "online_account_id": self.id,
         }
-        if transaction.foreign_currency and transaction.foreign_currency.upper() != currency.name:
-            foreign = self._get_currency(transaction.foreign_currency)
+        if foreign:
             if foreign.active:
                 vals["foreign_currency_id"] = foreign.id
                 vals["amount_currency"] = float(transaction.foreign_amount)
@@ -636,13 +637,13 @@ class AccountOnlineAccount(models.Model):
         ):
             return None
         currency = journal.currency_id or journal.company_id.currency_id
-        imported = sum(float(transaction.amount) for _identifier, _date, transaction in new_transactions)
+        imported = sum(float(transaction.amount) for _identifier, _date, transaction, _foreign in new_transactions)
         opening = currency.round(float(balance.amount) - imported)
         if currency.is_zero(opening):
             return None
         return {
             "journal_id": journal.id,
-            "date": min((date for _identifier, date, _transaction in new_transactions), default=date_from),
+            "date": min((date for _identifier, date, _transaction, _foreign in new_transactions), default=date_from),
             "payment_ref": _("Opening balance"),
             "amount": opening,
             "online_account_id": self.id,

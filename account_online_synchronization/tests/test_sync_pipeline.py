@@ -1,7 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
-from dataclasses import replace
-from decimal import Decimal
 from unittest.mock import patch
 
 import psycopg2.errors
@@ -252,6 +250,14 @@ class TestSyncPipeline(OnlineSyncCommon):
         last = statements.sorted("first_line_index")[-1]
         self.assertAlmostEqual(last.balance_end_real, journal.account_online_account_id.balance, places=2)
 
+    def _sync_late_booking(self, journal):
+        """The bank booked 100.00 on 30 October but only shows it on 26
+        November; the overlap of that day's sync reaches back to it."""
+        late = self._transaction("LATE-1", "100.00", dt.date(2026, 10, 30), label="Late booking")
+        journal.account_online_account_id.sudo().last_sync = dt.date(2026, 11, 5)
+        with freeze_time("2026-11-26 10:00:00"), self._bank_shows([late], balance_delta="100.00"):
+            journal.manual_sync()
+
     def test_statements_say_what_odoo_computes_around_a_line_without_statement(self):
         """A line entered by hand between two monthly statements, then a late
         booking into the earlier one: each statement's first line, date,
@@ -266,10 +272,7 @@ class TestSyncPipeline(OnlineSyncCommon):
         cash = self.env["account.bank.statement.line"].create({
             "journal_id": journal.id, "date": dt.date(2026, 10, 31), "payment_ref": "Cash deposit", "amount": 50.0,
         })
-        late = self._transaction("LATE-1", "100.00", dt.date(2026, 10, 30), label="Late booking")
-        account.sudo().last_sync = dt.date(2026, 11, 5)
-        with freeze_time("2026-11-26 10:00:00"), self._bank_shows([late], balance_delta="100.00"):
-            journal.manual_sync()
+        self._sync_late_booking(journal)
         line = self._lines(journal).filtered(lambda l: l.online_transaction_identifier == "LATE-1")
         self.assertEqual(line.statement_id, october)
         self.assertFalse(cash.statement_id)
@@ -282,27 +285,7 @@ class TestSyncPipeline(OnlineSyncCommon):
         link = self._connect()
         journal = self._journal(link)
         account = journal.account_online_account_id
-        late = self._transaction("LATE-1", "100.00", dt.date(2026, 10, 30), label="Late booking")
-        real_get_transactions = DemoBankProvider.get_transactions
-        real_get_balance = DemoBankProvider.get_balance
-
-        def with_late(provider, consent, account_id, date_from, date_to):
-            result = real_get_transactions(provider, consent, account_id, date_from, date_to)
-            return result + [late] if account_id.endswith("current") else result
-
-        def balance_with_late(provider, consent, account_id):
-            balance = real_get_balance(provider, consent, account_id)
-            if account_id.endswith("current"):
-                return replace(balance, amount=balance.amount + Decimal("100.00"))
-            return balance
-
-        # The bank booked it on 30 October but only shows it now; the overlap
-        # of the next sync reaches back to it.
-        account.sudo().last_sync = dt.date(2026, 11, 5)
-        with freeze_time("2026-11-26 10:00:00"), \
-                patch.object(DemoBankProvider, "get_transactions", with_late), \
-                patch.object(DemoBankProvider, "get_balance", balance_with_late):
-            journal.manual_sync()
+        self._sync_late_booking(journal)
         line = self._lines(journal).filtered(lambda l: l.online_transaction_identifier == "LATE-1")
         self.assertEqual(line.statement_id.name, f"{journal.code} October 2026")
         statements = self.env["account.bank.statement"].search([("journal_id", "=", journal.id)])
