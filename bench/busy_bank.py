@@ -6,13 +6,17 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from odoo.addons.account_online_synchronization.providers import POSTED, Balance, BankAccount, Transaction
+from odoo.addons.account_online_synchronization.providers import (
+    POSTED, Balance, BankAccount, BankProvider, Transaction,
+)
 from odoo.addons.account_online_synchronization.providers.demo import DemoBankProvider
 
 ACCOUNT_ID = "DEMO_BANK-busy"
 ACCOUNT_NUMBER = "BE62510007547061"
 OPENING_BALANCE = Decimal("50000.00")
 DAYS = 85
+# Transactions a page of the bank's listing holds (Enable Banking sends pages of about this size).
+PAGE_SIZE = 200
 PARTNERS = ("Boulangerie Crème Brûlée", "Müller & Söhne GmbH", "Café Łódź", "Ærø Shipping ApS", "Zoë Dupont-Élise",
             "Nordisk Ståhl AB", "Telefónica Møbil", "Supermercado Ñandú")
 
@@ -62,6 +66,15 @@ class BusyDemoBank(DemoBankProvider):
         total = OPENING_BALANCE + sum(t.amount for t in iter_busy_transactions(self.count, self._busy_today(), self.extra))
         return Balance(amount=total, currency="EUR", reference_date=self._busy_today())
 
-    def get_transactions(self, consent, account_id, date_from, date_to):
-        return [t for t in iter_busy_transactions(self.count, self._busy_today(), self.extra)
-                if date_from <= t.booking_date <= date_to]
+    def iter_transaction_pages(self, consent, account_id, date_from, date_to):
+        # Pages of PAGE_SIZE, as a paging API sends them: the bank holds no list of the window either.
+        page = []
+        for transaction in iter_busy_transactions(self.count, self._busy_today(), self.extra):
+            if date_from <= transaction.booking_date <= date_to:
+                page.append(transaction)
+                if len(page) == PAGE_SIZE:
+                    yield page
+                    page = []
+        yield page
+
+    get_transactions = BankProvider.get_transactions

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
-import hashlib
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from markupsafe import Markup
@@ -9,9 +9,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_bank import sanitize_account_number
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import format_date, formatLang, split_every
+from odoo.tools import SQL
+from odoo.tools.misc import format_date, formatLang
 
 from .. import providers
+from ..tools.transaction_spool import TransactionSpool
 
 # Banks sometimes book a transaction days after the date it carries: each
 # sync fetches this many days before the last one again (duplicates are
@@ -21,6 +23,9 @@ DEFAULT_HISTORY_DAYS = 90
 # Statement lines created at once: memory and a batch's queries stay bounded
 # whatever the number of transactions.
 IMPORT_BATCH_SIZE = 500
+# What a statement line is made of, as the spool gives it back.
+IMPORT_COLUMNS = ("import_identifier", "date", "amount", "label", "partner_name", "partner_account_number",
+                  "partner_information", "foreign_currency", "foreign_amount")
 # A transaction sent again under its identifier with the same amount is the
 # same one if its date moved by at most this much (time zone, booking date
 # corrected); further apart, the bank reused the identifier.
@@ -285,40 +290,52 @@ class AccountOnlineAccount(models.Model):
             # only what Odoo cannot book any more is left out (and told).
             date_from, date_to = self._lock_date_limit(journal), None
         StatementLine = self.env["account.bank.statement.line"]
-        added = list(changes.added)
+        spool = TransactionSpool(self.env.cr)
+        self._spool_transactions(spool, changes.added, journal, date_from, date_to)
         if changes.modified or changes.removed:
-            added += self._apply_bank_corrections(journal, changes.modified, changes.removed)
-        new_transactions = self._select_new_transactions(added, journal, date_from, date_to)
+            corrected = self._apply_bank_corrections(journal, changes.modified, changes.removed)
+            self._spool_transactions(spool, corrected, journal, date_from, date_to)
+        new = self._select_new_transactions(spool, journal, date_from)
+        # Each foreign currency looked up once; an unknown one refused now,
+        # not in a later batch once earlier ones are imported.
+        currency = journal.currency_id or journal.company_id.currency_id
+        foreign_currencies = {
+            code: foreign if foreign != currency else None
+            for code, foreign in ((code, self._get_currency(code)) for code in new.foreign_currencies)
+        }
         opening = None
         if not self.last_sync:
-            opening = self._prepare_opening_balance_vals(journal, balance, new_transactions, date_from)
+            opening = self._prepare_opening_balance_vals(journal, balance, new.total, new.first_date or date_from)
         counted_items = None
         imported_ids = []
-        large = len(new_transactions) > IMPORT_BATCH_SIZE
-        batches = split_every(IMPORT_BATCH_SIZE, new_transactions, list)
-        if opening and not new_transactions:
+        batches = spool.batches(IMPORT_BATCH_SIZE, IMPORT_COLUMNS, to_import=True) if new.count else []
+        if opening and not new.count:
             batches = [[]]  # the opening line alone
         # Statement line values are made a batch at a time: memory follows the batch, not the import.
         for batch in batches:
-            vals_list = [self._prepare_statement_line_vals(new, journal) for new in batch]
+            vals_list = [self._prepare_statement_line_vals(row, journal, foreign_currencies) for row in batch]
             if opening:
                 vals_list.insert(0, opening)
                 opening = None
             # Two journal items a line: again once the import created as many as were counted.
-            if large and (counted_items is None or 2 * len(imported_ids) > counted_items):
+            if new.count > IMPORT_BATCH_SIZE and (counted_items is None or 2 * len(imported_ids) > counted_items):
                 counted_items = self._refresh_table_statistics()
             batch_lines = StatementLine._online_sync_create(journal, vals_list)
             journal._online_sync_group_in_statements(batch_lines)
             imported_ids += batch_lines.ids
             if commit_batch:
                 commit_batch()
-            # What a batch leaves in memory is not needed by the next one.
+            # What a batch leaves in memory is not needed by the next one: the cache,
+            # and what Odoo's create() keeps of the draft records it made (per line, until
+            # the transaction ends, which invalidate_all() leaves).
             self.env.flush_all()
-            self.env.invalidate_all()
+            self.env.cache.clear()
+        spool.drop()
         vals = {"balance": float(balance.amount), "last_sync": today}
         if client.uses_cursor:
             vals["sync_cursor"] = changes.cursor or False
-        self.sudo().write(vals)
+        if any(self[name] != value for name, value in vals.items()):
+            self.sudo().write(vals)
         return StatementLine.browse(imported_ids)
 
     def _refresh_table_statistics(self):
@@ -334,8 +351,8 @@ class AccountOnlineAccount(models.Model):
 
     def _check_changes(self, changes):
         if not isinstance(changes, providers.TransactionChanges) or not all(
-            isinstance(part, list | tuple) for part in (changes.added, changes.modified, changes.removed)
-        ):
+            isinstance(part, list | tuple) for part in (changes.modified, changes.removed)
+        ) or not isinstance(changes.added, Iterable) or isinstance(changes.added, str | bytes | Mapping):
             raise providers.InvalidData(_("The bank sent no list of transactions for %s.", self.name))
         if changes.cursor is not None and not isinstance(changes.cursor, str):
             raise providers.InvalidData(_("The bank sent an invalid position in its list of transactions."))
@@ -482,42 +499,74 @@ class AccountOnlineAccount(models.Model):
             isinstance(value, Decimal) and value.is_finite()
         )
 
-    def _select_new_transactions(self, transactions, journal, date_from, date_to):
-        """The posted transactions not imported yet, as (identifier, date,
-        transaction, foreign currency or None) in booking order. Pending ones
-        never become lines: they come back posted, under their own identifier."""
+    def _spool_transactions(self, spool, transactions, journal, date_from, date_to):
+        """Check each transaction and keep the posted ones of the window in
+        ``spool``, a page at a time. Pending ones never become lines: they
+        come back posted, under their own identifier."""
         link = self.account_online_link_id
         currency = journal.currency_id or journal.company_id.currency_id
-        posted = [t for t in transactions if getattr(t, "is_posted", False)]
-        for transaction in posted:
+        page, left_out = [], 0
+        for transaction in transactions:
+            if transaction is providers.LISTING_RESTARTED:
+                spool.clear()
+                page, left_out = [], 0
+                continue
+            if not getattr(transaction, "is_posted", False):
+                continue
             self._check_transaction(transaction, currency)
-        # Each foreign currency looked up once; an unknown one refused now,
-        # not in a later batch once earlier ones are imported.
-        foreign_currencies = {
-            code: self._get_currency(code) for code in {t.foreign_currency for t in posted if t.foreign_currency}
-        }
-        # Whatever the bank sends outside the window asked for is not ours to import now.
-        in_window = [t for t in posted if (date_from is None or date_from <= t.booking_date)
-                     and (date_to is None or t.booking_date <= date_to)]
-        if self.sync_cursor and len(in_window) < len(posted):
+            # Whatever the bank sends outside the window asked for is not ours to import now.
+            if (date_from is not None and transaction.booking_date < date_from) or (
+                date_to is not None and transaction.booking_date > date_to
+            ):
+                left_out += 1
+                continue
+            page.append(self._spool_row(transaction, link))
+            if len(page) == IMPORT_BATCH_SIZE:
+                spool.add(page)
+                page = []
+        spool.add(page)
+        if self.sync_cursor and left_out:
             # Sent once, as changes since the cursor: left out, they would be lost without a word.
             link._post(_(
                 "%(count)s transaction(s) of %(account)s are dated in a locked period and were not "
                 "imported: import them from a bank statement file if they belong in the books.",
-                count=len(posted) - len(in_window), account=self.name,
+                count=left_out, account=self.name,
             ), journals=journal, subject=_("Transactions out of reach"))
-        dated = [(self._transaction_date(t, link), t) for t in in_window]
-        dated.sort(key=lambda pair: pair[0])
-        identified = self._with_identifiers(dated)
-        known = self._known_transactions(journal, identified, date_from)
-        new_transactions = []
-        for identifier, date, transaction in identified:
-            identifier = known.place(identifier, date, float(transaction.amount))
-            if identifier is not None:
-                foreign = foreign_currencies.get(transaction.foreign_currency)
-                new_transactions.append((identifier, date, transaction, foreign if foreign != currency else None))
+
+    def _spool_row(self, transaction, link):
+        date = self._transaction_date(transaction, link)
+        generated_key = None
+        if not transaction.identifier:
+            # Named from what it says, so that fetching the same days again finds it again.
+            generated_key = "|".join(str(part) for part in (
+                date, transaction.amount, transaction.currency, transaction.label, transaction.partner_name or "",
+            ))
+        return (
+            transaction.identifier or None, generated_key, date, transaction.amount, transaction.label,
+            transaction.partner_name, transaction.partner_account_number, transaction.partner_information,
+            transaction.foreign_currency, transaction.foreign_amount if transaction.foreign_currency else None,
+        )
+
+    def _select_new_transactions(self, spool, journal, date_from):
+        """Mark in ``spool`` the transactions not imported yet, with the
+        identifier each is imported under. Returns what they are: count,
+        total, first date and foreign currencies."""
+        new = _NewTransactions()
+        if not spool.count:
+            return new
+        spool.seal()
+        known = self._known_transactions(journal, date_from)
+        for batch in spool.batches(IMPORT_BATCH_SIZE, ("identifier", "date", "amount", "foreign_currency")):
+            known.load((identifier, date, float(amount)) for _seq, identifier, date, amount, _foreign in batch)
+            marked = {}
+            for seq, identifier, date, amount, foreign_code in batch:
+                identifier = known.place(identifier, date, float(amount))
+                if identifier is not None:
+                    marked[seq] = identifier
+                    new.add(date, amount, foreign_code)
+            spool.mark_to_import(marked)
         if known.reused:
-            link._post(
+            self.account_online_link_id._post(
                 Markup("<p>%s</p><ul>%s</ul>") % (
                     _("The bank used one identifier for different transactions of %(account)s: "
                       "each is imported. Check them against the bank statement.", account=self.name),
@@ -525,29 +574,32 @@ class AccountOnlineAccount(models.Model):
                 ),
                 journals=journal,
             )
-        return new_transactions
+        return new
 
-    def _prepare_statement_line_vals(self, new_transaction, journal):
-        """The statement line of a transaction ``_select_new_transactions`` kept."""
-        identifier, date, transaction, foreign = new_transaction
+    def _prepare_statement_line_vals(self, row, journal, foreign_currencies):
+        """The statement line of a transaction ``_select_new_transactions``
+        marked: a row of ``IMPORT_COLUMNS``."""
+        (_seq, identifier, date, amount, label, partner_name, partner_account_number, partner_information,
+         foreign_code, foreign_amount) = row
         vals = {
             "journal_id": journal.id,
             "date": date,
-            "payment_ref": transaction.label or transaction.partner_name or "/",
-            "amount": float(transaction.amount),
-            "partner_name": transaction.partner_name or False,
-            "account_number": transaction.partner_account_number or False,
+            "payment_ref": label or partner_name or "/",
+            "amount": float(amount),
+            "partner_name": partner_name or False,
+            "account_number": partner_account_number or False,
             "online_transaction_identifier": identifier,
-            "online_partner_information": transaction.partner_information or False,
+            "online_partner_information": partner_information or False,
             "online_account_id": self.id,
         }
+        foreign = foreign_code and foreign_currencies[foreign_code]
         if foreign:
             if foreign.active:
                 vals["foreign_currency_id"] = foreign.id
-                vals["amount_currency"] = float(transaction.foreign_amount)
+                vals["amount_currency"] = float(foreign_amount)
             else:
                 # Turning a currency on is the administrator's choice, not the bank's.
-                vals["payment_ref"] += f" ({foreign.name} {transaction.foreign_amount})"
+                vals["payment_ref"] += f" ({foreign.name} {foreign_amount})"
         return vals
 
     def _check_transaction(self, transaction, currency):
@@ -582,68 +634,41 @@ class AccountOnlineAccount(models.Model):
             return link._to_local(transaction.booked_at).date()
         return transaction.booking_date
 
-    @staticmethod
-    def _with_identifiers(dated):
-        """(identifier, date, transaction) for each; transactions the bank
-        gave no identifier get one from what they say, numbered when two are
-        alike, so that fetching the same days again finds them again."""
-        seen = Counter()
-        result = []
-        for date, transaction in dated:
-            identifier = transaction.identifier
-            if not identifier:
-                key = "|".join(str(part) for part in (
-                    date, transaction.amount, transaction.currency, transaction.label,
-                    transaction.partner_name or "",
-                ))
-                seen[key] += 1
-                digest = hashlib.sha256(f"{key}|{seen[key]}".encode()).hexdigest()[:32]
-                identifier = f"generated-{digest}"
-            result.append((identifier, date, transaction))
-        return result
-
-    def _known_transactions(self, journal, identified, date_from):
-        StatementLine = self.env["account.bank.statement.line"].sudo()
-        identifiers = {ident for ident, _date, _t in identified}
-        candidates = identifiers | {
-            _KnownTransactions.qualified(ident, date, float(t.amount)) for ident, date, t in identified
-        }
-        by_identifier = {
-            line.online_transaction_identifier: (line.date, line.amount)
-            for line in StatementLine.search([
-                ("journal_id", "=", journal.id), ("online_transaction_identifier", "in", list(candidates)),
-            ])
-        }
+    def _known_transactions(self, journal, date_from):
+        # Read in SQL: what the bank corrected must be written first.
+        self.env.flush_all()
         unidentified = Counter()
         if not self.last_sync:
             # First sync into a journal with lines of its own (a file import, an
             # earlier installation): those lines have no identifier, the same
             # date and amount stand for them.
-            for line in StatementLine.search([
-                ("journal_id", "=", journal.id), ("date", ">=", date_from - dt.timedelta(days=1)),
-                ("online_transaction_identifier", "=", False),
-                # Our own opening line, kept by an interrupted first sync, stands for no transaction.
-                ("online_account_id", "!=", self.id),
-            ]):
-                unidentified[(line.date, line.amount)] += 1
+            self.env.cr.execute(SQL("""
+                SELECT move.date, line.amount
+                  FROM account_bank_statement_line line
+                  JOIN account_move move ON move.id = line.move_id
+                 WHERE line.journal_id = %s AND move.date >= %s AND line.online_transaction_identifier IS NULL
+                   -- Our own opening line, kept by an interrupted first sync, stands for no transaction.
+                   AND line.online_account_id IS DISTINCT FROM %s
+            """, journal.id, date_from - dt.timedelta(days=1), self.id))
+            unidentified.update((date, float(amount)) for date, amount in self.env.cr.fetchall())
         currency = journal.currency_id or journal.company_id.currency_id
-        return _KnownTransactions(by_identifier, unidentified, currency)
+        return _KnownTransactions(self.env.cr, journal, unidentified, currency)
 
-    def _prepare_opening_balance_vals(self, journal, balance, new_transactions, date_from):
+    def _prepare_opening_balance_vals(self, journal, balance, imported, date):
         """On the first sync of a journal that had no line yet, a line that
-        makes the journal's balance the bank's."""
+        makes the journal's balance the bank's: ``imported`` is what the new
+        transactions add up to, ``date`` the first one's."""
         if self.env["account.bank.statement.line"].sudo().search_count(
             [("journal_id", "=", journal.id)], limit=1,
         ):
             return None
         currency = journal.currency_id or journal.company_id.currency_id
-        imported = sum(float(transaction.amount) for _identifier, _date, transaction, _foreign in new_transactions)
-        opening = currency.round(float(balance.amount) - imported)
+        opening = currency.round(float(balance.amount - imported))
         if currency.is_zero(opening):
             return None
         return {
             "journal_id": journal.id,
-            "date": min((date for _identifier, date, _transaction, _foreign in new_transactions), default=date_from),
+            "date": date,
             "payment_ref": _("Opening balance"),
             "amount": opening,
             "online_account_id": self.id,
@@ -692,15 +717,53 @@ class AccountOnlineAccount(models.Model):
         )
 
 
+class _NewTransactions:
+    """What the transactions to import add up to."""
+
+    def __init__(self):
+        self.count = 0
+        self.total = Decimal(0)
+        self.first_date = None
+        self.foreign_currencies = set()
+
+    def add(self, date, amount, foreign_currency):
+        self.count += 1
+        self.total += amount
+        # Booking order: the first is the earliest.
+        self.first_date = self.first_date or date
+        if foreign_currency:
+            self.foreign_currencies.add(foreign_currency)
+
+
 class _KnownTransactions:
     """Which transactions of a fetch the journal already has, and under
     which identifier a new one is imported."""
 
-    def __init__(self, by_identifier, unidentified, currency):
-        self.by_identifier = dict(by_identifier)  # identifier -> (date, amount)
+    def __init__(self, cr, journal, unidentified, currency):
+        self.cr = cr
+        self.journal = journal
+        self.by_identifier = {}  # identifier -> (date, amount), of the journal and of the fetch so far
         self.unidentified = unidentified  # (date, amount) -> count of lines without identifier
         self.currency = currency
         self.reused = []
+
+    def load(self, transactions):
+        """Read what the journal has of ``transactions`` ((identifier, date,
+        amount) about to be placed), under their own identifier or a qualified one."""
+        candidates = set()
+        for identifier, date, amount in transactions:
+            candidates.add(identifier)
+            candidates.add(self.qualified(identifier, date, amount))
+        candidates.difference_update(self.by_identifier)
+        if not candidates:
+            return
+        self.cr.execute(SQL(
+            "SELECT line.online_transaction_identifier, move.date, line.amount FROM account_bank_statement_line line"
+            " JOIN account_move move ON move.id = line.move_id"
+            " WHERE line.journal_id = %s AND line.online_transaction_identifier = ANY(%s)",
+            self.journal.id, list(candidates),
+        ))
+        self.by_identifier.update((identifier, (date, float(amount))) for identifier, date, amount in self.cr.fetchall())
 
     @staticmethod
     def qualified(identifier, date, amount):

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Bank aggregator connectors. No Odoo import here: see base.py."""
 from .base import (  # noqa: F401
+    LISTING_RESTARTED,
     PENDING,
     POSTED,
     AuthenticationExpired,

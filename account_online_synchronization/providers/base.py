@@ -17,6 +17,17 @@ POSTED = "posted"
 PENDING = "pending"
 
 
+class _ListingRestarted:
+    def __repr__(self):
+        return "LISTING_RESTARTED"
+
+
+#: Yielded by :meth:`BankProvider.iter_transaction_pages` in place of a page:
+#: the aggregator's listing starts again from its first page, the pages
+#: yielded before are to be forgotten.
+LISTING_RESTARTED = _ListingRestarted()
+
+
 # --------------------------------------------------------------------------
 # Typed records
 # --------------------------------------------------------------------------
@@ -124,7 +135,8 @@ class TransactionChanges:
     """What the bank reports for one account in one synchronization.
 
     ``added``: transactions that may be new (the Odoo layer skips those it
-    already has). ``modified``: transactions the bank changed since it sent
+    already has): a list, or an iterator read once, as the aggregator's
+    pages come (it may yield :data:`LISTING_RESTARTED`). ``modified``: transactions the bank changed since it sent
     them (same identifier). ``removed``: identifiers of transactions the bank
     withdrew (a pending one replaced by its posted one, a cancelled one).
     ``cursor``: where the next call resumes, for aggregators that report
@@ -333,8 +345,24 @@ class BankProvider(abc.ABC):
         self, consent: Consent, account_id: str, date_from: dt.date, date_to: dt.date
     ) -> list[Transaction]:
         """Posted and pending transactions booked between both dates (included).
-        Every connector without :attr:`uses_cursor` implements it."""
-        raise NotImplementedError(f"{self.name} reports changes since a cursor: use get_changes")
+        Every connector without :attr:`uses_cursor` implements it or
+        :meth:`iter_transaction_pages`."""
+        if type(self).iter_transaction_pages is BankProvider.iter_transaction_pages:
+            raise NotImplementedError(f"{self.name} reports changes since a cursor: use get_changes")
+        transactions = []
+        for page in self.iter_transaction_pages(consent, account_id, date_from, date_to):
+            if page is LISTING_RESTARTED:
+                transactions = []
+            else:
+                transactions += page
+        return transactions
+
+    def iter_transaction_pages(self, consent: Consent, account_id: str, date_from: dt.date, date_to: dt.date):
+        """The transactions of :meth:`get_transactions`, a page at a time, as
+        the aggregator sends them: only a page is held in memory. When the
+        aggregator makes the listing start again, :data:`LISTING_RESTARTED`
+        comes before its first page again."""
+        yield self.get_transactions(consent, account_id, date_from, date_to)
 
     def get_changes(
         self, consent: Consent, account_id: str, cursor: str | None, date_from: dt.date, date_to: dt.date
@@ -342,5 +370,15 @@ class BankProvider(abc.ABC):
         """What changed on the account: since ``cursor`` (None: from the start
         of the history) for :attr:`uses_cursor` connectors, else in the
         window from ``date_from`` to ``date_to``, where the bank tells
-        nothing about modified or removed transactions."""
-        return TransactionChanges(added=list(self.get_transactions(consent, account_id, date_from, date_to)))
+        nothing about modified or removed transactions (``added`` then
+        streams the pages of :meth:`iter_transaction_pages`)."""
+        pages = self.iter_transaction_pages(consent, account_id, date_from, date_to)
+        return TransactionChanges(added=_page_by_page(pages))
+
+
+def _page_by_page(pages):
+    for page in pages:
+        if page is LISTING_RESTARTED:
+            yield page
+        else:
+            yield from page

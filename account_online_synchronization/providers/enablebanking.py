@@ -24,6 +24,7 @@ import requests
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from .base import (
+    LISTING_RESTARTED,
     PENDING,
     POSTED,
     Balance,
@@ -384,36 +385,41 @@ class EnableBankingProvider(BankProvider):
             reference_date=_date(balance, "reference_date", where),
         )
 
-    def get_transactions(self, consent, account_id, date_from, date_to):
+    def iter_transaction_pages(self, consent, account_id, date_from, date_to):
         # The API assumes UTC dates and refuses a date_from in the future: ask only up to today.
         today = self.now().astimezone(dt.timezone.utc).date()
         date_from, date_to = min(date_from, today), min(date_to, today)
         if date_from > date_to:
-            return []
+            return
         params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
         try:
-            raw = self._all_pages(account_id, params)
+            yield from self._pages(account_id, params)
         except _WrongContinuationKey:
             # A key is valid only for a while: one fresh listing from the first page.
             _logger.info("Enable Banking refused a continuation key: reading the transactions again")
+            yield LISTING_RESTARTED
             try:
-                raw = self._all_pages(account_id, params)
+                yield from self._pages(account_id, params)
             except _WrongContinuationKey as error:
                 raise ProviderError("Enable Banking kept refusing the keys of its own pages of transactions.",
                                     detail=error.detail) from None
-        return [txn for index, item in enumerate(raw) if (txn := self._transaction(item, f"transactions[{index}]"))]
 
-    def _all_pages(self, account_id: str, params: dict) -> list:
+    def _pages(self, account_id: str, params: dict):
         path = f"/accounts/{quote(account_id, safe='')}/transactions"
-        items, seen, key = [], set(), None
+        seen, key, count = set(), None, 0
         for _page in range(MAX_PAGES):
             # Every page repeats the first request's parameters: the key alone is refused.
             payload = self._request("GET", path, params=dict(params, continuation_key=key) if key else params,
                                     session_bound=True)
-            items.extend(_required(payload, "transactions", list))
+            page = []
+            for raw in _required(payload, "transactions", list):
+                if txn := self._transaction(raw, f"transactions[{count}]"):
+                    page.append(txn)
+                count += 1
+            yield page
             key = _optional(payload, "continuation_key", str)
             if not key:  # an empty page may still carry a key: only its absence ends the listing
-                return items
+                return
             if key in seen:
                 raise InvalidData("Enable Banking sent the same page key twice: its transactions would never end.")
             seen.add(key)

@@ -57,6 +57,13 @@ class TestBadData(ConnectedCommon):
     def test_date_missing(self):
         self._assert_refused("has no date", [self._transaction("BAD", "1.00", DAY, booking_date=None)])
 
+    def test_unknown_foreign_currency(self):
+        # Refused before the first batch: the lines before it in the window are not imported either.
+        self._assert_refused("unknown currency: XTS", [
+            self._transaction("GOOD", "1.00", DAY - dt.timedelta(days=1)),
+            self._transaction("BAD", "-20.00", DAY, foreign_currency="XTS", foreign_amount=Decimal("-17.10")),
+        ])
+
     def test_more_decimals_than_the_currency(self):
         self._assert_refused("more decimals than EUR", [self._transaction("BAD", "10.005", DAY)])
 

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
+import weakref
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -8,7 +9,7 @@ from freezegun import freeze_time
 from odoo.tests import tagged
 
 from ..models import account_online_account
-from .common import NOW, OnlineSyncCommon
+from .common import NOW, DemoBankProvider, OnlineSyncCommon
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -22,13 +23,45 @@ class TestLargeImport(OnlineSyncCommon):
     of the dates, running balances and statements that add up to the bank's."""
 
     def _busy_transactions(self, count):
-        transactions = []
-        for index in range(count):
-            day = TODAY - dt.timedelta(days=80 - index * 80 // count)
-            amount = Decimal((index * 7919) % 180000 - 90000 or 1) / 100
-            transactions.append(self._transaction(f"BUSY-{index:05d}", amount, day, label=f"Payment {index:05d}",
-                                                  partner_name=f"Customer {index % 40}"))
-        return transactions
+        return [self._busy_transaction(index, count) for index in range(count)]
+
+    def _busy_transaction(self, index, count):
+        day = TODAY - dt.timedelta(days=80 - index * 80 // count)
+        amount = Decimal((index * 7919) % 180000 - 90000 or 1) / 100
+        return self._transaction(f"BUSY-{index:05d}", amount, day, label=f"Payment {index:05d}",
+                                 partner_name=f"Customer {index % 40}")
+
+    def test_pages_are_imported_without_holding_the_window(self):
+        """The bank's pages are kept in the database as they come: the
+        transactions of a page are gone from memory before the next is read."""
+        count, page_size = 1000, 50
+        alive = weakref.WeakSet()
+        alive_at_each_page = []
+        real_pages = DemoBankProvider.iter_transaction_pages
+
+        def iter_transaction_pages(provider, consent, account_id, date_from, date_to):
+            if not account_id.endswith("current"):
+                yield from real_pages(provider, consent, account_id, date_from, date_to)
+                return
+            for start in range(0, count, page_size):
+                alive_at_each_page.append(len(alive))
+                page = [self._busy_transaction(index, count) for index in range(start, start + page_size)]
+                alive.update(page)
+                yield page
+
+        with patch.object(DemoBankProvider, "iter_transaction_pages", iter_transaction_pages), \
+                patch.object(account_online_account, "IMPORT_BATCH_SIZE", 200):
+            link = self._connect()
+        self.assertEqual(len(alive_at_each_page), count // page_size)
+        self.assertLessEqual(max(alive_at_each_page), 2 * page_size, "at most the page before is still held")
+        journal = self._journal(link)
+        lines = self._lines(journal)
+        imported = sum(t.amount for t in self._busy_transactions(count))
+        opening = lines.filtered(lambda line: not line.online_transaction_identifier)
+        self.assertEqual(len(lines), count + 1)
+        self.assertAlmostEqual(opening.amount, float(Decimal(str(journal.account_online_account_id.balance)) - imported))
+        self.assertEqual(opening.date, TODAY - dt.timedelta(days=80), "the opening line comes first")
+        self.assertBooksMatchBank(journal)
 
     def test_first_sync_in_batches_keeps_the_books_right(self):
         extra = self._busy_transactions(1100)

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
+import hashlib
 from unittest.mock import patch
 
 import psycopg2.errors
@@ -9,8 +10,9 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..providers import PENDING, ProviderUnreachable
-from .common import NOW, DemoBankProvider, OnlineSyncCommon
+from ..models import account_online_account
+from ..providers import LISTING_RESTARTED, PENDING, ProviderUnreachable
+from .common import LOGGER, NOW, DemoBankProvider, OnlineSyncCommon
 
 
 @tagged("post_install", "-at_install")
@@ -186,6 +188,88 @@ class TestSyncPipeline(OnlineSyncCommon):
             journal.manual_sync()
             self.assertEqual(len(self._lines(journal)), before + 3, "fetching the same day again adds nothing")
             self.assertBooksMatchBank(journal)
+
+    def test_transactions_without_identifier_keep_the_names_given_before(self):
+        """A transaction the bank does not name is named from its date, amount,
+        currency, label and counterpart, numbered when alike: lines imported by
+        earlier versions are found again under the same name."""
+        link = self._connect()
+        journal = self._journal(link)
+        day = dt.date(2026, 11, 25)
+        coffees = [self._transaction(None, "-2.40", day, label="Coffee", partner_name="Café Łódź")] * 2
+        with self._bank_shows(coffees, balance_delta="-4.80"):
+            journal.manual_sync()
+        expected = {
+            "generated-" + hashlib.sha256(f"2026-11-25|-2.40|EUR|Coffee|Café Łódź|{rank}".encode()).hexdigest()[:32]
+            for rank in (1, 2)
+        }
+        generated = self._lines(journal).filtered(lambda line: line.payment_ref == "Coffee")
+        self.assertEqual(set(generated.mapped("online_transaction_identifier")), expected)
+        self.assertBooksMatchBank(journal)
+
+    def _in_pages(self, pages_of):
+        """The Current Account's transactions come in the pages ``pages_of``
+        makes of them (a list of what the bank shows), the others in one."""
+        real_pages = DemoBankProvider.iter_transaction_pages
+
+        def iter_transaction_pages(provider, consent, account_id, date_from, date_to):
+            if not account_id.endswith("current"):
+                yield from real_pages(provider, consent, account_id, date_from, date_to)
+                return
+            yield from pages_of(provider.get_transactions(consent, account_id, date_from, date_to))
+
+        return patch.object(DemoBankProvider, "iter_transaction_pages", iter_transaction_pages)
+
+    def test_listing_started_again_by_the_bank_imports_each_transaction_once(self):
+        link = self._connect()
+        journal = self._journal(link)
+        before = len(self._lines(journal))
+        day = dt.date(2026, 12, 2)
+        new = [self._transaction(f"PAGE-{n}", f"1.0{n}", day) for n in range(4)]
+        new.append(self._transaction(None, "-2.40", day, label="Coffee"))
+
+        def restarted_after_two_pages(transactions):
+            half = len(transactions) // 2
+            yield transactions[:half]
+            yield transactions[half:]
+            yield LISTING_RESTARTED  # the bank refused its own page key: its listing starts again
+            yield from (transactions[index:index + 4] for index in range(0, len(transactions), 4))
+
+        with freeze_time("2026-12-03 10:00:00"), self._bank_shows(new, balance_delta="1.66"), \
+                self._in_pages(restarted_after_two_pages), patch.object(account_online_account, "IMPORT_BATCH_SIZE", 4):
+            journal.manual_sync()
+        lines = self._lines(journal)
+        identifiers = lines.filtered("online_transaction_identifier").mapped("online_transaction_identifier")
+        self.assertEqual(len(identifiers), len(set(identifiers)))
+        self.assertEqual(len(lines.filtered(lambda line: line.payment_ref == "Coffee")), 1, "the coffee once")
+        self.assertTrue({t.identifier for t in new[:4]} <= set(identifiers))
+        self.assertGreater(len(lines), before + 5, "the days since the last sync, and the five new ones")
+        self.assertBooksMatchBank(journal)
+
+    def test_bank_failing_on_a_later_page_leaves_the_books_unchanged(self):
+        link = self._connect()
+        journal = self._journal(link)
+        before = len(self._lines(journal))
+        last_sync = journal.account_online_account_id.last_sync
+
+        def fails_on_third_page(transactions):
+            yield transactions[:2]
+            yield transactions[2:4]
+            raise ProviderUnreachable("The Demo Bank did not answer.")
+
+        with freeze_time("2026-12-10 10:00:00"), self._in_pages(fails_on_third_page), \
+                patch.object(account_online_account, "IMPORT_BATCH_SIZE", 2), mute_logger(LOGGER):
+            with self.assertRaisesRegex(UserError, "did not answer"):
+                journal.manual_sync()
+            self.assertEqual(len(self._lines(journal)), before)
+            self.assertEqual(journal.account_online_account_id.last_sync, last_sync)
+            self.assertEqual(link.state, "error")
+        # The next synchronization fetches the same days, whole.
+        with freeze_time("2026-12-10 11:00:00"):
+            journal.manual_sync()
+        self.assertEqual(link.state, "connected")
+        self.assertGreater(len(self._lines(journal)), before + 4)
+        self.assertBooksMatchBank(journal)
 
     def test_database_refuses_a_second_import_of_a_transaction(self):
         link = self._connect()

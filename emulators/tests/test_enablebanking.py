@@ -15,6 +15,7 @@ import requests
 from emulators.base import Fault
 from emulators.enablebanking import EnableBankingEmulator, make_test_key
 from providers import (
+    LISTING_RESTARTED,
     PENDING,
     POSTED,
     Consent,
@@ -158,6 +159,24 @@ def test_full_flow_across_pages(provider, emulator, clock):
     assert all(p.query["date_from"] == str(TODAY - dt.timedelta(days=30)) for p in pages)
     assert all(p.query["date_to"] == str(TODAY) for p in pages)
     assert "continuation_key" not in pages[0].query and all(p.query["continuation_key"] for p in pages[1:])
+
+
+def test_pages_come_one_request_at_a_time(provider, emulator):
+    for n in range(5):
+        emulator.add_transaction(emulator.current, f"2.0{n}", "DBIT")
+    consent = connect(provider)
+    uid = next(a["uid"] for a in consent.data["accounts"] if a["currency"] == "EUR")
+    before = len(emulator.requests)
+    pages = provider.iter_transaction_pages(consent, uid, TODAY - dt.timedelta(days=30), TODAY)
+    first = next(pages)
+    assert len(emulator.requests) == before + 1, "the next page is asked for only when this one is taken"
+    rest = list(pages)
+    assert [len(page) for page in [first, *rest]] == [2, 2, 1]
+    assert all(t.amount < 0 for page in [first, *rest] for t in page)
+    # A listing started again says so before its first page: what came before is to be forgotten.
+    emulator.reject_continuation_keys = 1
+    pages = list(provider.iter_transaction_pages(consent, uid, TODAY - dt.timedelta(days=30), TODAY))
+    assert [page if page is LISTING_RESTARTED else len(page) for page in pages] == [2, LISTING_RESTARTED, 2, 2, 1]
 
 
 def test_reconnecting_mints_new_uids_but_keeps_the_hash(provider, emulator):
