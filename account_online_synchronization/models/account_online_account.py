@@ -556,15 +556,18 @@ class AccountOnlineAccount(models.Model):
             return new
         spool.seal()
         known = self._known_transactions(journal, date_from)
-        for batch in spool.batches(IMPORT_BATCH_SIZE, ("identifier", "date", "amount", "foreign_currency")):
-            known.load((identifier, date, float(amount)) for _seq, identifier, date, amount, _foreign in batch)
+        for batch in spool.batches(IMPORT_BATCH_SIZE, ("identifier", "date", "amount", "foreign_currency", "recurs")):
+            transactions = [(identifier, date, float(amount)) for _seq, identifier, date, amount, *_rest in batch]
+            known.load(transactions)
             marked = {}
-            for seq, identifier, date, amount, foreign_code in batch:
-                identifier = known.place(identifier, date, float(amount))
+            for (seq, _identifier, date, amount, foreign_code, _recurs), transaction in zip(batch, transactions):
+                identifier = known.place(*transaction)
                 if identifier is not None:
                     marked[seq] = identifier
                     new.add(date, amount, foreign_code)
             spool.mark_to_import(marked)
+            # Memory follows the batch: only an identifier the fetch has again is remembered.
+            known.forget(transaction for row, transaction in zip(batch, transactions) if not row[-1])
         if known.reused:
             self.account_online_link_id._post(
                 Markup("<p>%s</p><ul>%s</ul>") % (
@@ -742,7 +745,7 @@ class _KnownTransactions:
     def __init__(self, cr, journal, unidentified, currency):
         self.cr = cr
         self.journal = journal
-        self.by_identifier = {}  # identifier -> (date, amount), of the journal and of the fetch so far
+        self.by_identifier = {}  # identifier -> (date, amount), of the journal and of the fetch
         self.unidentified = unidentified  # (date, amount) -> count of lines without identifier
         self.currency = currency
         self.reused = []
@@ -764,6 +767,13 @@ class _KnownTransactions:
             self.journal.id, list(candidates),
         ))
         self.by_identifier.update((identifier, (date, float(amount))) for identifier, date, amount in self.cr.fetchall())
+
+    def forget(self, transactions):
+        """``transactions`` (identifier, date, amount) are placed, and their
+        identifiers come no more in this fetch."""
+        for identifier, date, amount in transactions:
+            self.by_identifier.pop(identifier, None)
+            self.by_identifier.pop(self.qualified(identifier, date, amount), None)
 
     @staticmethod
     def qualified(identifier, date, amount):

@@ -370,19 +370,21 @@ class AccountOnlineLink(models.Model):
             if not connected:
                 return self._notify(self._rate_limit_message(), "warning", next_action=next_action)
             return self._notify(message, "success", next_action=next_action)
-        imported = lines.filtered("online_transaction_identifier")
+        # Counted by the database: a large import's lines are not read back into memory.
+        imported = dict(self.env["account.bank.statement.line"].sudo()._read_group(
+            [("id", "in", lines.ids), ("online_transaction_identifier", "!=", False)],
+            ["online_account_id"], ["__count"],
+        )) if lines else {}
         message = " ".join(filter(None, (message, self._import_summary(imported))))
         return self._notify(message, "success" if connected or imported else "info", next_action=next_action)
 
-    def _import_summary(self, lines):
-        """What a synchronization brought, named: the bank, then each account."""
+    def _import_summary(self, imported):
+        """What a synchronization brought, named: the bank, then each account
+        (``imported``: account -> number of new lines)."""
         accounts = self.account_online_account_ids.filtered("journal_ids").sorted("name")
-        per_account = ", ".join(
-            f"{account.name}: {len(lines.filtered(lambda line, a=account: line.online_account_id == a))}"
-            for account in accounts
-        )
+        per_account = ", ".join(f"{account.name}: {imported.get(account, 0)}" for account in accounts)
         return _("%(bank)s: %(count)s new transaction(s) (%(accounts)s).",
-                 bank=self.name, count=len(lines), accounts=per_account)
+                 bank=self.name, count=sum(imported.values()), accounts=per_account)
 
     def action_open_journals(self):
         self.ensure_one()

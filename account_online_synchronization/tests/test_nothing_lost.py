@@ -3,12 +3,14 @@
 balance ends equal to the bank's, or the user is told."""
 import datetime as dt
 from collections import Counter
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models import account_online_account
 from .common import LOGGER, NOW, OnlineSyncCommon
 
 # Booked on the day of the first synchronization (10:00 UTC), before and after it.
@@ -45,6 +47,26 @@ class TestNothingLost(OnlineSyncCommon):
         self.assertIn("used one identifier for different transactions", self._messages(link)[0])
         self.assertIn("SAME-ID", self._messages(journal)[0])
         self.assertBooksMatchBank(journal)
+
+    def test_one_identifier_in_batches_far_apart(self):
+        """What the bank sends twice in one answer is found again in a later
+        batch of it: sent again, once; reused for another amount, imported."""
+        link = self._connect()
+        journal = self._journal(link)
+        repeated = [
+            self._transaction("TWICE", "7.00", dt.date(2026, 11, 26), label="Sent twice"),
+            self._transaction("REUSED", "3.00", dt.date(2026, 11, 26), label="Reused first"),
+            self._transaction("REUSED", "5.00", dt.date(2026, 12, 2), label="Reused again"),
+            self._transaction("TWICE", "7.00", dt.date(2026, 11, 27), label="Sent twice"),
+        ]
+        with freeze_time("2026-12-03 12:00:00"), self._bank_shows(repeated, balance_delta="15.00"), \
+                patch.object(account_online_account, "IMPORT_BATCH_SIZE", 3):
+            journal.manual_sync()
+            journal.manual_sync()
+            self.assertBooksMatchBank(journal)
+        lines = self._lines(journal).filtered(lambda l: l.payment_ref.startswith(("Sent twice", "Reused")))
+        self.assertEqual(sorted(lines.mapped("amount")), [3.0, 5.0, 7.0])
+        self._assert_no_identifier_twice(journal)
 
     def test_identifier_reused_later_for_another_transaction(self):
         link = self._connect()

@@ -50,6 +50,7 @@ class TransactionSpool:
                     partner_information varchar,
                     foreign_currency varchar,
                     foreign_amount numeric,
+                    recurs boolean NOT NULL DEFAULT FALSE,
                     import_identifier varchar
                 );
                 %s
@@ -66,7 +67,8 @@ class TransactionSpool:
     def seal(self):
         """Everything is in: name the transactions the bank did not name
         (alike ones numbered in booking order, so that the same days fetched
-        again give the same names) and index the booking order."""
+        again give the same names), mark the identifiers that come more than
+        once (``recurs``) and index the booking order."""
         if not self.count:
             return
         self.cr.execute(SQL("""
@@ -76,6 +78,8 @@ class TransactionSpool:
               FROM (SELECT seq, row_number() OVER (PARTITION BY generated_key ORDER BY date, seq) AS rank
                       FROM %(table)s WHERE identifier IS NULL) numbered
              WHERE spool.seq = numbered.seq;
+            UPDATE %(table)s SET recurs = TRUE
+             WHERE identifier IN (SELECT identifier FROM %(table)s GROUP BY identifier HAVING count(*) > 1);
             CREATE INDEX ON %(table)s (date, seq);
             ANALYZE %(table)s
         """, table=TABLE))
