@@ -136,9 +136,10 @@ class TransactionChanges:
 
     ``added``: transactions that may be new (the Odoo layer skips those it
     already has): a list, or an iterator read once, as the aggregator's
-    pages come (it may yield :data:`LISTING_RESTARTED`). ``modified``: transactions the bank changed since it sent
-    them (same identifier). ``removed``: identifiers of transactions the bank
-    withdrew (a pending one replaced by its posted one, a cancelled one).
+    pages come (it may yield :data:`LISTING_RESTARTED`). ``modified``:
+    transactions the bank changed since it sent them (same identifier).
+    ``removed``: identifiers of transactions the bank withdrew (a pending
+    one replaced by its posted one, a cancelled one).
     ``cursor``: where the next call resumes, for aggregators that report
     changes since a cursor (None for date windows); the Odoo layer keeps it
     only once the changes are imported."""
