@@ -33,23 +33,12 @@ if [ "$WHAT" != import-speed ] && [ "$WHAT" != cron-workers ]; then
     exit 0
 fi
 
-# The OCA peer, from PyPI, in the benchmark's own addons path only: never a
-# dependency of the addon, never in the test databases.
-OCA_VERSIONS="account_statement_base==19.0.1.0.1 account_statement_import_base==19.0.1.0.0.8 account_statement_import_online==19.0.1.0.3"
-OCA_DIR="$BENCH_DIR/oca-$(echo "$OCA_VERSIONS" | sha1sum | cut -c1-10)"
-if [ ! -d "$OCA_DIR/odoo/addons/account_statement_import_online" ]; then
-    echo "Downloading the OCA modules: $OCA_VERSIONS"
-    rm -rf "$OCA_DIR.tmp" && mkdir -p "$OCA_DIR.tmp/wheels"
-    for pin in $OCA_VERSIONS; do
-        "$PYTHON" -m pip download --quiet --no-deps -d "$OCA_DIR.tmp/wheels" "odoo-addon-$pin"
-    done
-    for wheel in "$OCA_DIR.tmp"/wheels/*.whl; do "$PYTHON" -m zipfile -e "$wheel" "$OCA_DIR.tmp"; done
-    mv "$OCA_DIR.tmp" "$OCA_DIR"
-fi
+# The OCA peer, in the benchmark's own addons path only.
+ensure_oca_addons
 "$PYTHON" -c "import matplotlib, psutil" 2>/dev/null || "$PYTHON" -m pip install --quiet matplotlib psutil
 
 write_odoo_config "$CONF"
-sed -i "s#^addons_path = .*#&,$OCA_DIR/odoo/addons,$ROOT/bench/addons#" "$CONF"
+sed -i "s#^addons_path = .*#&,$OCA_ADDONS,$ROOT/bench/addons#" "$CONF"
 # Templates: Accounting and the addon as this clone has it; the same with the OCA modules.
 KEY=$(cd "$ROOT" && find account_online_synchronization bench/addons bench/busy_bank.py -type f -not -name "*.pyc" -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-10)
 TEMPLATE=online_sync_bench_tmpl_$KEY

@@ -97,6 +97,7 @@ class EmulatedAccount:
     opening_balance: Decimal = Decimal(0)
     transactions: list[dict] = field(default_factory=list)  # as the API sends them; tests may edit them
     balances: list[dict] | None = None  # None: CLBD, XPCD and ITAV computed from the transactions
+    closed: bool = False  # closed at the bank: its data is refused with ASPSP_ACCOUNT_NOT_ACCESSIBLE
 
     def resource(self, uid: str) -> dict:
         return {
@@ -129,6 +130,10 @@ class EnableBankingEmulator(EmulatorServer):
         self.empty_pages_first = 0  # the first pages of a listing are empty, each with a key
         self.reject_continuation_keys = 0  # the next N requests carrying a valid key get WRONG_CONTINUATION_KEY
         self.repeat_continuation_key = False  # a broken bank: the key it is given comes back again
+        # A broken bank: the next N pages are each sent twice, under two keys (the same page served again).
+        self.pages_served_twice = 0
+        # The API promises no order: "booking_date" (oldest first), "newest_first", or "as_added".
+        self.transaction_order = "booking_date"
         self.aspsps = [
             {"name": name, "country": country, "logo": f"https://enablebanking.com/brands/{country}/{name}/",
              "psu_types": list(psu_types), "maximum_consent_validity": days * 86400, "beta": beta, "bic": bic,
@@ -219,6 +224,13 @@ class EnableBankingEmulator(EmulatorServer):
     def revoke_session(self, session_id: str) -> None:
         self.sessions[session_id].ended = "REVOKED"
 
+    def close_account(self, account: EmulatedAccount, closed: bool = True) -> None:
+        """The bank closes the account (``closed`` False: opens it again): its
+        details, balances and transactions are refused, in every session; the
+        sessions and the other accounts are untouched."""
+        with self._lock:
+            account.closed = closed
+
     # -- helpers -------------------------------------------------------------------
 
     def _today(self) -> dt.date:
@@ -265,6 +277,10 @@ class EnableBankingEmulator(EmulatorServer):
                 status = self._status(session)
                 if status != "AUTHORIZED":
                     return None, api_error(401, f"{status}_SESSION", f"Session is {status.lower()}")
+                if session.accounts[uid].closed:
+                    # The code and its meaning are the API's; its HTTP status is not confirmed by our reference.
+                    return None, api_error(403, "ASPSP_ACCOUNT_NOT_ACCESSIBLE",
+                                           "PSU does not have access to the requested account or it doesn't exist")
                 return session, None
         return None, api_error(404, "ACCOUNT_DOES_NOT_EXIST", "Account does not exist")
 
@@ -400,8 +416,9 @@ class EnableBankingEmulator(EmulatorServer):
                 self.reject_continuation_keys -= 1
                 return api_error(422, "WRONG_CONTINUATION_KEY", "Wrong continuation key provided")
             offset, empty_left = position["offset"], position["empty_left"]
+            served_twice = position.get("served_twice", False)
         else:
-            offset, empty_left = 0, self.empty_pages_first
+            offset, empty_left, served_twice = 0, self.empty_pages_first, False
         if empty_left:
             return Response(200, {"transactions": [], "continuation_key": self._key(listing, offset, empty_left - 1)})
         status = query.get("transaction_status")
@@ -411,17 +428,24 @@ class EnableBankingEmulator(EmulatorServer):
             and (_day(t) is None or ((not date_from or date_from <= dt.date.fromisoformat(_day(t)))
                                      and dt.date.fromisoformat(_day(t)) <= date_to))
         ]
-        matching.sort(key=lambda t: _day(t) or "")
+        if self.transaction_order != "as_added":
+            matching.sort(key=lambda t: _day(t) or "", reverse=self.transaction_order == "newest_first")
         page = matching[offset:offset + self.page_size]
+        if page and not served_twice and self.pages_served_twice:
+            # The key that follows leads to this very page again, then the listing goes on.
+            self.pages_served_twice -= 1
+            return Response(200, {"transactions": page,
+                                  "continuation_key": self._key(listing, offset, 0, served_twice=True)})
         more = offset + self.page_size < len(matching)
         next_key = None
         if more:
             next_key = key if (key and self.repeat_continuation_key) else self._key(listing, offset + self.page_size, 0)
         return Response(200, {"transactions": page, "continuation_key": next_key})
 
-    def _key(self, listing: tuple, offset: int, empty_left: int) -> str:
+    def _key(self, listing: tuple, offset: int, empty_left: int, served_twice: bool = False) -> str:
         key = secrets.token_urlsafe(16)
-        self._continuation_keys[key] = {"listing": listing, "offset": offset, "empty_left": empty_left}
+        self._continuation_keys[key] = {"listing": listing, "offset": offset, "empty_left": empty_left,
+                                        "served_twice": served_twice}
         return key
 
     # -- the bank's pages ------------------------------------------------------------

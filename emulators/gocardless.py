@@ -117,6 +117,17 @@ class GoCardlessEmulator(EmulatorServer):
         with self._lock:
             self.bank.revoked.add(requisition_id)
 
+    def close_account(self, iban: str) -> None:
+        """The bank closes or deactivates the account: its details, balances
+        and transactions get the API's AccountInactiveError; the consent and
+        the customer's other accounts are untouched."""
+        with self._lock:
+            self.bank.closed.add(self.bank.customer_account(iban).iban)
+
+    def reopen_account(self, iban: str) -> None:
+        with self._lock:
+            self.bank.closed.discard(self.bank.customer_account(iban).iban)
+
     def expire_access_tokens(self, refresh_too: bool = False) -> None:
         with self._lock:
             self.bank.expire_access_tokens(refresh_too)
@@ -247,7 +258,7 @@ class GoCardlessEmulator(EmulatorServer):
 
     # -- accounts --------------------------------------------------------------------------
 
-    def _linked_account(self, account_id: str):
+    def _linked_account(self, account_id: str, scope: str):
         """(customer account, agreement) of an API account id the consent still covers."""
         link = self.bank.api_accounts.get(account_id)
         if link is None:
@@ -265,7 +276,12 @@ class GoCardlessEmulator(EmulatorServer):
                 f"EUA was valid for {agreement['access_valid_for_days']} days and it expired at {expired_at}. "
                 "The end user must connect the account once again with new EUA and Requisition",
             )
-        return self.bank.customer_account(account_id), agreement
+        customer = self.bank.customer_account(account_id)
+        if customer.iban in self.bank.closed:
+            # The body a closed account gets, as GoCardless sends it for each scope.
+            raise _error(401, f"Couldn't update account {scope}",
+                         "Account has been deactivated or it no longer exists.", type="AccountInactiveError")
+        return customer, agreement
 
     def _rate_limit_headers(self, account_id: str, scope: str) -> dict:
         left, reset = self.bank.quota(account_id, scope)
@@ -309,18 +325,18 @@ class GoCardlessEmulator(EmulatorServer):
 
     def _details(self, request: Request) -> Response:
         account_id = request.params["account_id"]
-        customer, _agreement = self._linked_account(account_id)
+        customer, _agreement = self._linked_account(account_id, "details")
         return self._within_quota(account_id, "details",
                                   lambda: {"account": self.bank.details(customer)})
 
     def _balances(self, request: Request) -> Response:
         account_id = request.params["account_id"]
-        customer, _agreement = self._linked_account(account_id)
+        customer, _agreement = self._linked_account(account_id, "balances")
         return self._within_quota(account_id, "balances", lambda: {"balances": self.bank.balances(customer)})
 
     def _transactions(self, request: Request) -> Response:
         account_id = request.params["account_id"]
-        customer, agreement = self._linked_account(account_id)
+        customer, agreement = self._linked_account(account_id, "transactions")
         today = self.now().astimezone(dt.timezone.utc).date()
         oldest = today - dt.timedelta(days=agreement["max_historical_days"])
         bounds = {}

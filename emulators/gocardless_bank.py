@@ -84,6 +84,7 @@ class GoCardlessBank:
         self.requisitions: dict[str, dict] = {}
         self.api_accounts: dict[str, dict] = {}  # API account id -> {iban, requisition_id, created}
         self.revoked: set[str] = set()  # requisitions whose access the bank withdrew
+        self.closed: set[str] = set()  # IBANs of the accounts the bank closed or deactivated
         self.access_tokens: dict[str, dt.datetime] = {}
         self.refresh_tokens: dict[str, dt.datetime] = {}
         self.successful_calls: dict[tuple[str, str], list[dt.datetime]] = {}

@@ -172,6 +172,26 @@ http_interface = 127.0.0.1
 CONF
 }
 
+# The OCA peer (account_statement_import_online and what it needs), from
+# PyPI, once: an addons directory for the benchmark and for the test of the
+# takeover, never a dependency of the addon. Sets OCA_ADDONS.
+OCA_VERSIONS="account_statement_base==19.0.1.0.1 account_statement_import_base==19.0.1.0.0.8 account_statement_import_online==19.0.1.0.3"
+ensure_oca_addons() {
+    local dir
+    dir="$CACHE_DIR/oca-$(echo "$OCA_VERSIONS" | sha1sum | cut -c1-10)"
+    if [ ! -d "$dir/odoo/addons/account_statement_import_online" ]; then
+        echo "Downloading the OCA modules: $OCA_VERSIONS"
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/wheels"
+        for pin in $OCA_VERSIONS; do
+            "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps -d "$dir.tmp/wheels" "odoo-addon-$pin" \
+                || die "could not download odoo-addon-$pin from PyPI"
+        done
+        for wheel in "$dir.tmp"/wheels/*.whl; do "$PYTHON" -m zipfile -e "$wheel" "$dir.tmp"; done
+        mv "$dir.tmp" "$dir"
+    fi
+    OCA_ADDONS="$dir/odoo/addons"
+}
+
 odoo_bin() {
     "$PYTHON" "$ODOO_SRC/odoo-bin" "$@"
 }

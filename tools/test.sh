@@ -3,23 +3,31 @@
 # (browser tours included) through pytest-odoo, then Odoo's own tests of bank
 # journals and bank statements with the addon installed, on Odoo's runner,
 # then the tests of these tools (tools/tests, plain pytest, no Odoo).
+# Then the takeover of the OCA module's imports, in a copy of the test database
+# with the OCA modules installed, and the system tests (system_tests, plain
+# pytest): Odoo run as real processes on copies of the databases, for what
+# only processes show (installing over a legacy database, upgrading from a
+# previous release, a process killed mid-import, two processes at once).
 # Installs what a fresh machine lacks. Ends with "N passed, N failed" (pytest
 # errors count as failed) and exits non-zero on any failure.
-#   tools/test.sh [--keep] [--] [PYTEST-ARGS...]
+#   tools/test.sh [--keep] [--only PART] [--] [PYTEST-ARGS...]
 #     --keep        leave the test database for inspection
+#     --only PART   run one part: addon, oca, system, odoo or tools
 #     PYTEST-ARGS   passed to pytest, e.g. `-k rate_limit`: they select among
-#                   this addon's tests only, so Odoo's own tests and the tools'
-#                   tests are then skipped
+#                   the tests of one part (the addon's, unless --only says),
+#                   and the other parts are then skipped
 # AOS_TEST_DB (default aos_test) names the database, and the configuration and
 # logs of the run: runs with different names can go at once.
 # AOS_TEST_HTTP_PORT is the port of Odoo's runner; pytest-odoo takes a free one.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KEEP=0
+ONLY=
 PYTEST_ARGS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1 ;;
+        --only) ONLY=$2; shift ;;
         --) shift; PYTEST_ARGS+=("$@"); break ;;
         *) PYTEST_ARGS+=("$1") ;;
     esac
@@ -40,10 +48,20 @@ ensure_chromium() {
         || die "could not install Chromium (Debian package chromium)"
 }
 
+case ${ONLY:-all} in
+    all|addon|oca|system|odoo|tools) ;;
+    *) die "--only: unknown part '$ONLY' (addon, oca, system, odoo or tools)" ;;
+esac
+[ ${#PYTEST_ARGS[@]} -eq 0 ] || ONLY=${ONLY:-addon}
+[ "$ONLY" != odoo ] || [ ${#PYTEST_ARGS[@]} -eq 0 ] || die "--only odoo takes no pytest arguments"
+# runs PART: whether this run includes it.
+runs() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
 find_or_fetch_odoo
 ensure_venv
 ensure_postgres
 ensure_chromium
+ensure_oca_addons
 
 # Per database, so that concurrent runs do not overwrite each other's files.
 LOGS="$CACHE_DIR/test-logs/$TEST_DB"
@@ -73,12 +91,21 @@ fi
 flock -u 9
 exec 9>&-
 
-dropdb --if-exists "$TEST_DB"
-rm -rf "$CACHE_DIR/data/filestore/$TEST_DB"
-createdb -T "$TEMPLATE" "$TEST_DB"
-if [ -d "$CACHE_DIR/data/filestore/$TEMPLATE" ]; then
-    cp -r "$CACHE_DIR/data/filestore/$TEMPLATE" "$CACHE_DIR/data/filestore/$TEST_DB"
-fi
+# copy_db FROM TO: a new database TO, copy of FROM (filestore included).
+copy_db() {
+    drop_db "$2"
+    createdb -T "$1" "$2"
+    if [ -d "$CACHE_DIR/data/filestore/$1" ]; then
+        cp -r "$CACHE_DIR/data/filestore/$1" "$CACHE_DIR/data/filestore/$2"
+    fi
+}
+drop_db() {
+    PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$1"
+    rm -rf "$CACHE_DIR/data/filestore/$1"
+}
+INSTALLED_DB=${TEST_DB}_installed
+OCA_DB=${TEST_DB}_oca
+copy_db "$TEMPLATE" "$TEST_DB"
 
 passed=0
 failed=0
@@ -89,11 +116,14 @@ odoo_bin -c "$CONF" -d "$TEST_DB" -i account_online_synchronization --stop-after
     >"$LOGS/install.log" 2>&1 || { tail -n 40 "$LOGS/install.log"; die "installing the addon failed (log: $LOGS/install.log)"; }
 state=$(psql -d "$TEST_DB" -Atc "SELECT state FROM ir_module_module WHERE name = 'account_online_synchronization'")
 [ "$state" = installed ] || { tail -n 40 "$LOGS/install.log"; die "the addon is '$state' after installing it (log: $LOGS/install.log)"; }
+# The addon just installed, before any test: what the OCA part and the system tests start from.
+copy_db "$TEST_DB" "$INSTALLED_DB"
 
-# add_pytest_counts LABEL LOG RC: adds the counts of pytest's closing line in
-# LOG to passed and failed; stops when pytest ran no test or did not finish.
+# add_pytest_counts LABEL LOG RC [no-skip]: adds the counts of pytest's
+# closing line in LOG to passed and failed; stops when pytest ran no test or
+# did not finish; with no-skip, a skipped test counts as failed.
 add_pytest_counts() {
-    local label=$1 log=$2 rc=$3 summary
+    local label=$1 log=$2 rc=$3 no_skip=${4:-} summary
     if [ "$rc" -eq 5 ]; then
         echo "error: $label: pytest ran no test (log: $log)" >&2
         exit 1
@@ -108,9 +138,14 @@ add_pytest_counts() {
     while read -r count; do
         case $count in
             *" passed") p=$((p + ${count%% *})) ;;
+            *" skipped") [ -z "$no_skip" ] || f=$((f + ${count%% *})) ;;
             *) f=$((f + ${count%% *})) ;;   # failed, error(s)
         esac
-    done < <(echo "$summary" | grep -oE '[0-9]+ (passed|failed|errors?)\b')
+    done < <(echo "$summary" | grep -oE '[0-9]+ (passed|failed|errors?|skipped)\b')
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "error: $label: pytest passed no test (log: $log)" >&2
+        exit 1
+    fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "error: $label: pytest exited with $rc but reported no failure (log: $log)" >&2
         exit 1
@@ -133,6 +168,37 @@ run_pytest() {
     add_pytest_counts addon-tests "$log" "$rc"
 }
 
+# The takeover of OCA's online import: the addon's test_oca_*.py (skipped in
+# the main part, where the OCA modules are absent), in a copy of the installed
+# database where the OCA modules are installed too. None may be skipped here.
+run_oca_tests() {
+    local log="$LOGS/oca-tests.log" rc=0 conf="$CACHE_DIR/odoo-test-$OCA_DB.conf"
+    echo "== oca-tests (pytest-odoo, with the OCA modules installed)"
+    write_odoo_config "$conf"
+    sed -i "s#^addons_path = .*#&,$OCA_ADDONS#" "$conf"
+    copy_db "$INSTALLED_DB" "$OCA_DB"
+    odoo_bin -c "$conf" -d "$OCA_DB" -i account_statement_import_online --stop-after-init --log-level=warn \
+        >"$LOGS/oca-install.log" 2>&1 || { tail -n 40 "$LOGS/oca-install.log"; die "installing the OCA modules failed (log: $LOGS/oca-install.log)"; }
+    (cd "$ROOT" && PYTHONPATH="$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/pytest" \
+        --odoo-config="$conf" --odoo-database="$OCA_DB" --odoo-http --odoo-log-level=warn \
+        -o cache_dir="$CACHE_DIR/pytest-cache/$OCA_DB" \
+        account_online_synchronization/tests/test_oca_*.py "${PYTEST_ARGS[@]}") 2>&1 | tee "$log" || rc=$?
+    add_pytest_counts oca-tests "$log" "$rc" no-skip
+}
+
+# Odoo as real processes (system_tests): each test makes its databases from
+# the template (Accounting alone) or the installed database, and drops them.
+run_system_tests() {
+    local log="$LOGS/system-tests.log" rc=0
+    echo "== system-tests (pytest, Odoo as processes)"
+    (cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 AOS_ODOO_SRC="$ODOO_SRC" AOS_PYTHON="$PYTHON" \
+        AOS_ODOO_CONF="$CONF" AOS_DATA_DIR="$CACHE_DIR/data" AOS_OCA_ADDONS="$OCA_ADDONS" \
+        AOS_TEMPLATE_DB="$TEMPLATE" AOS_INSTALLED_DB="$INSTALLED_DB" AOS_DB_PREFIX="${TEST_DB}_sys" \
+        AOS_LOG_DIR="$LOGS/system" \
+        "$VENV/bin/pytest" -p no:odoo -p no:cacheprovider system_tests "${PYTEST_ARGS[@]}") 2>&1 | tee "$log" || rc=$?
+    add_pytest_counts system-tests "$log" "$rc" no-skip
+}
+
 # The tools' tests (finding and downloading Odoo) and the connectors' tests
 # against the emulators need no Odoo: -p no:odoo,
 # since pytest-odoo imports Odoo when it loads. Nothing written in the clone.
@@ -140,7 +206,7 @@ run_tools_tests() {
     local log="$LOGS/tools-tests.log" rc=0
     echo "== tools-tests (pytest)"
     (cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/pytest" -p no:odoo -p no:cacheprovider \
-        tools/tests emulators/tests) 2>&1 | tee "$log" || rc=$?
+        tools/tests emulators/tests "${PYTEST_ARGS[@]}") 2>&1 | tee "$log" || rc=$?
     add_pytest_counts tools-tests "$log" "$rc"
 }
 
@@ -174,14 +240,15 @@ run_odoo_tests() {
     fi
 }
 
-run_pytest
-if [ ${#PYTEST_ARGS[@]} -eq 0 ]; then
-    run_odoo_tests odoo-account-tests --test-tags "$ODOO_TAGS"
-    run_tools_tests
-else
-    echo "== odoo-account-tests and tools-tests skipped: pytest arguments select among this addon's tests only"
-fi
+runs addon && run_pytest
+runs oca && run_oca_tests
+runs system && run_system_tests
+runs odoo && run_odoo_tests odoo-account-tests --test-tags "$ODOO_TAGS"
+runs tools && run_tools_tests
+[ -z "$ONLY" ] || echo "== only the $ONLY part ran (--only, or pytest arguments)"
 
-[ "$KEEP" = 1 ] || { dropdb --if-exists "$TEST_DB"; rm -rf "$CACHE_DIR/data/filestore/$TEST_DB"; }
+if [ "$KEEP" != 1 ]; then
+    for db in "$TEST_DB" "$INSTALLED_DB" "$OCA_DB"; do drop_db "$db"; done
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

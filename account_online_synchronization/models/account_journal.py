@@ -121,6 +121,9 @@ class AccountJournal(models.Model):
         if self.account_online_link_id:
             raise UserError(_("%(journal)s is synchronized with %(link)s already.",
                               journal=self.name, link=self.account_online_link_id.name))
+        return self._action_connect_wizard()
+
+    def _action_connect_wizard(self):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "account_online_synchronization.action_account_online_connect_wizard"
         )
@@ -128,9 +131,15 @@ class AccountJournal(models.Model):
         return action
 
     def action_reconnect_online_link(self):
-        """Reconnect Bank on the card: a new consent at once."""
+        """Reconnect Bank on the card: a new consent at once. A connection
+        taken over from the legacy module has no bank here yet: the bank is
+        chosen as for a new connection, which feeds this journal and goes on
+        from where the old one stopped."""
         self.ensure_one()
-        return self.account_online_link_id.with_context(online_sync_choose_accounts=True).action_reconnect()
+        link = self.account_online_link_id
+        if not link.institution_id:
+            return self._action_connect_wizard()
+        return link.with_context(online_sync_choose_accounts=True).action_reconnect()
 
     def action_open_online_link(self):
         self.ensure_one()

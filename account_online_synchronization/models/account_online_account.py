@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime as dt
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
@@ -33,7 +33,7 @@ SAME_TRANSACTION_MAX_DAYS = 3
 # Written by the synchronization only (with sudo), never by a user.
 SYSTEM_FIELDS = frozenset({
     "online_identifier", "account_online_link_id", "balance", "last_sync", "balance_difference",
-    "stable_identifier", "sync_cursor",
+    "stable_identifier", "sync_cursor", "unavailable_since",
 })
 
 
@@ -69,6 +69,12 @@ class AccountOnlineAccount(models.Model):
         string="Synchronized Until",
         readonly=True,
         help="Transactions up to this date are imported. Only a successful import moves it.",
+    )
+    unavailable_since = fields.Date(
+        string="Unavailable Since",
+        readonly=True, copy=False,
+        help="The bank stopped giving this account (closed, deactivated or no longer shared) on this day. "
+        "The other accounts of the connection go on; this one is asked for again at each synchronization.",
     )
     journal_ids = fields.One2many("account.journal", "account_online_account_id", string="Journal")
 
@@ -173,8 +179,11 @@ class AccountOnlineAccount(models.Model):
                 account=self.name, currency=self.currency_id.name,
             ))
         other = journal.account_online_account_id
-        # Allowed: the journal of the same account, connected again.
-        if other and other != self and journal != self._find_journal_of_same_account():
+        # Allowed: the journal of the same account, connected again, and the
+        # journal of a connection that is not connected any more (one taken
+        # over from the legacy module, a consent that ended).
+        if (other and other != self and journal != self._find_journal_of_same_account()
+                and other.account_online_link_id.state != "disconnected"):
             raise UserError(_(
                 "%(journal)s is already synchronized with %(account)s (%(link)s): choose another journal.",
                 journal=journal.name, account=other.name, link=other.account_online_link_id.display_name,
@@ -555,7 +564,7 @@ class AccountOnlineAccount(models.Model):
         if not spool.count:
             return new
         spool.seal()
-        known = self._known_transactions(journal, date_from)
+        known = self._known_transactions(journal, date_from, spool)
         for batch in spool.batches(IMPORT_BATCH_SIZE, ("identifier", "date", "amount", "foreign_currency", "recurs")):
             transactions = [(identifier, date, float(amount)) for _seq, identifier, date, amount, *_rest in batch]
             known.load(transactions)
@@ -566,6 +575,7 @@ class AccountOnlineAccount(models.Model):
                     marked[seq] = identifier
                     new.add(date, amount, foreign_code)
             spool.mark_to_import(marked)
+            known.save_adopted()
             # Memory follows the batch: only an identifier the fetch has again is remembered.
             known.forget(transaction for row, transaction in zip(batch, transactions) if not row[-1])
         if known.reused:
@@ -637,25 +647,40 @@ class AccountOnlineAccount(models.Model):
             return link._to_local(transaction.booked_at).date()
         return transaction.booking_date
 
-    def _known_transactions(self, journal, date_from):
+    def _known_transactions(self, journal, date_from, spool):
         # Read in SQL: what the bank corrected must be written first.
         self.env.flush_all()
-        unidentified = Counter()
-        if not self.last_sync:
-            # First sync into a journal with lines of its own (a file import, an
-            # earlier installation): those lines have no identifier, the same
-            # date and amount stand for them.
+        unidentified = defaultdict(list)
+        if self._first_sync_into(journal):
+            # The journal has lines this account did not import (a file import,
+            # the legacy module, OCA's online import, an earlier connection):
+            # one whose identifier this fetch does not have stands for a
+            # transaction of the same date and amount.
             self.env.cr.execute(SQL("""
-                SELECT move.date, line.amount
+                SELECT line.id, move.date, line.amount
                   FROM account_bank_statement_line line
                   JOIN account_move move ON move.id = line.move_id
-                 WHERE line.journal_id = %s AND move.date >= %s AND line.online_transaction_identifier IS NULL
+                 WHERE line.journal_id = %s AND move.date >= %s
                    -- Our own opening line, kept by an interrupted first sync, stands for no transaction.
                    AND line.online_account_id IS DISTINCT FROM %s
-            """, journal.id, date_from - dt.timedelta(days=1), self.id))
-            unidentified.update((date, float(amount)) for date, amount in self.env.cr.fetchall())
+                   AND (line.online_transaction_identifier IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM %s spool
+                         WHERE spool.identifier = split_part(line.online_transaction_identifier, '#', 1)))
+                 ORDER BY move.date, line.id
+            """, journal.id, date_from - dt.timedelta(days=1), self.id, spool.table))
+            for line_id, date, amount in self.env.cr.fetchall():
+                unidentified[(date, float(amount))].append(line_id)
         currency = journal.currency_id or journal.company_id.currency_id
         return _KnownTransactions(self.env.cr, journal, unidentified, currency)
+
+    def _first_sync_into(self, journal):
+        """Whether this account has imported nothing into ``journal`` yet: its
+        first synchronization, or the first after taking over a journal whose
+        lines came another way (the legacy module, OCA), which goes on from
+        the date the old synchronization reached."""
+        return not self.last_sync or not self.env["account.bank.statement.line"].sudo().search_count(
+            [("journal_id", "=", journal.id), ("online_account_id", "=", self.id)], limit=1,
+        )
 
     def _prepare_opening_balance_vals(self, journal, balance, imported, date):
         """On the first sync of a journal that had no line yet, a line that
@@ -746,7 +771,8 @@ class _KnownTransactions:
         self.cr = cr
         self.journal = journal
         self.by_identifier = {}  # identifier -> (date, amount), of the journal and of the fetch
-        self.unidentified = unidentified  # (date, amount) -> count of lines without identifier
+        self.unidentified = unidentified  # (date, amount) -> ids of the lines that stand for such transactions
+        self.adopted = {}  # line id -> identifier of the transaction it stands for
         self.currency = currency
         self.reused = []
 
@@ -775,6 +801,18 @@ class _KnownTransactions:
             self.by_identifier.pop(identifier, None)
             self.by_identifier.pop(self.qualified(identifier, date, amount), None)
 
+    def save_adopted(self):
+        """Write on the journal's lines the identifiers of the transactions they stand for."""
+        if not self.adopted:
+            return
+        self.cr.execute(SQL(
+            "UPDATE account_bank_statement_line line SET online_transaction_identifier = adopted.identifier"
+            "  FROM unnest(%s::int[], %s::varchar[]) AS adopted(id, identifier) WHERE line.id = adopted.id",
+            list(self.adopted), list(self.adopted.values()),
+        ))
+        self.journal.env["account.bank.statement.line"].invalidate_model(["online_transaction_identifier"])
+        self.adopted = {}
+
     @staticmethod
     def qualified(identifier, date, amount):
         return f"{identifier}#{date:%Y%m%d}:{amount:.6f}"
@@ -787,9 +825,12 @@ class _KnownTransactions:
     def place(self, identifier, date, amount):
         """The identifier to import the transaction under, or None when the
         journal has it already."""
-        if self.unidentified[(date, amount)] and identifier not in self.by_identifier:
-            # The journal's line stands for it; a repeat in the same answer is a duplicate.
-            self.unidentified[(date, amount)] -= 1
+        lines = self.unidentified.get((date, amount))
+        if lines and identifier not in self.by_identifier:
+            # The journal's line stands for it, and takes its identifier: the
+            # next synchronizations, which fetch its days again, know it by it.
+            # A repeat in the same answer is a duplicate.
+            self.adopted[lines.pop(0)] = identifier
             self.by_identifier[identifier] = (date, amount)
             return None
         known = self.by_identifier.get(identifier)

@@ -92,7 +92,9 @@ class AccountOnlineLink(models.Model):
     provider_id = fields.Many2one(
         "account.online.provider",
         string="Aggregator",
-        compute="_compute_provider_id", store=True, readonly=False, precompute=True, required=True,
+        # Empty only on a connection taken over from the legacy module whose
+        # aggregator has no connector here: choosing its bank sets it.
+        compute="_compute_provider_id", store=True, readonly=False, precompute=True,
         ondelete="restrict",
     )
     state = fields.Selection(
@@ -376,13 +378,20 @@ class AccountOnlineLink(models.Model):
             ["online_account_id"], ["__count"],
         )) if lines else {}
         message = " ".join(filter(None, (message, self._import_summary(imported))))
-        return self._notify(message, "success" if connected or imported else "info", next_action=next_action)
+        kind = "success" if connected or imported else "info"
+        if self.account_online_account_ids.filtered(lambda account: account.journal_ids and account.unavailable_since):
+            kind = "warning"  # an account the bank no longer gives: its journal's chatter says what to do
+        return self._notify(message, kind, next_action=next_action)
 
     def _import_summary(self, imported):
         """What a synchronization brought, named: the bank, then each account
         (``imported``: account -> number of new lines)."""
         accounts = self.account_online_account_ids.filtered("journal_ids").sorted("name")
-        per_account = ", ".join(f"{account.name}: {imported.get(account, 0)}" for account in accounts)
+        per_account = ", ".join(
+            _("%(account)s: unavailable at the bank", account=account.name) if account.unavailable_since
+            else f"{account.name}: {imported.get(account, 0)}"
+            for account in accounts
+        )
         return _("%(bank)s: %(count)s new transaction(s) (%(accounts)s).",
                  bank=self.name, count=sum(imported.values()), accounts=per_account)
 
@@ -763,8 +772,21 @@ class AccountOnlineLink(models.Model):
         client.refresh(consent, automatic=automatic)
         lines = StatementLine
         commit_batch = (lambda: self._commit_batch(consent)) if self.env.context.get(COMMIT_BATCHES) else None
+        unavailable = {}  # account -> the bank's refusal
         for account in accounts:
-            lines |= account._import_transactions(client, consent, commit_batch=commit_batch)
+            try:
+                with self._account_undone_on_error(commit_batch):
+                    lines |= account._import_transactions(client, consent, commit_batch=commit_batch)
+            except providers.AccountUnavailable as error:
+                # One closed account must not hold back the others.
+                unavailable[account] = error
+        if len(unavailable) == len(accounts):
+            raise providers.AccountUnavailable(
+                _("%(bank)s no longer gives access to any account of this connection: the bank says they are "
+                  "closed, deactivated or no longer shared with Odoo. If they are still open, click Reconnect and "
+                  "share them again at the bank.", bank=self.name),
+                detail="; ".join(dict.fromkeys(error.detail for error in unavailable.values() if error.detail)),
+            )
         self._save_consent(consent)
         self.sudo().write({
             "state": "connected",
@@ -774,9 +796,59 @@ class AccountOnlineLink(models.Model):
             "sync_requested": False,
             "auth_failure_count": 0,
         })
+        self._tell_account_availability(accounts, unavailable)
         for account in accounts:
-            account._check_balance()
+            if account not in unavailable:
+                account._check_balance()
         return lines
+
+    @contextmanager
+    def _account_undone_on_error(self, commit_batch):
+        """One account's import: on error, none of it kept, and what the
+        accounts before it imported kept (when batches are committed, they
+        are committed first: a rollback takes back this account alone)."""
+        if not commit_batch:
+            with self.env.cr.savepoint():
+                yield
+            return
+        commit_batch()
+        try:
+            yield
+        except providers.AccountUnavailable:
+            self.env.cr.rollback()
+            raise
+
+    def _tell_account_availability(self, accounts, unavailable):
+        """Tell once, on the connection and the account's journal, that the
+        bank no longer gives an account (``unavailable``: account -> error),
+        and once again when it gives it back."""
+        for account in accounts:
+            error = unavailable.get(account)
+            journal = account.journal_ids
+            if error and not account.unavailable_since:
+                account.sudo().unavailable_since = self._local_today()
+                if account.last_sync:
+                    kept = _("%(journal)s keeps its transactions up to %(date)s", journal=journal.name,
+                             date=format_date(self.env, account.last_sync))
+                else:
+                    kept = _("%(journal)s keeps its transactions", journal=journal.name)
+                body = Markup("<p>%s</p>%s") % (
+                    _("%(bank)s no longer gives access to %(account)s: the bank says the account is closed, "
+                      "deactivated or no longer shared with Odoo. %(kept)s, and the other accounts of the "
+                      "connection are synchronized as usual. If the account is still open, click Reconnect and "
+                      "share it again at the bank. If it is closed, delete it from the connection's Bank "
+                      "Accounts: its journal and its transactions stay.",
+                      bank=self.name, account=account.name, kept=kept),
+                    Markup("<ul><li>%s</li></ul>") % error.detail if error.detail else "",
+                )
+                self._post(body, journals=journal, subject=_("Bank account unavailable"))
+                _logger.warning("Online synchronization of connection %s: account %s unavailable (%s)",
+                                self.id, account.id, error.code)
+            elif not error and account.unavailable_since:
+                account.sudo().unavailable_since = False
+                self._post(_("%(bank)s gives access to %(account)s again: its transactions are synchronized "
+                             "again, from where they stopped.", bank=self.name, account=account.name),
+                           journals=journal)
 
     def _run_guarded(self, work, automatic):
         """Run ``work``: its result, or, on any error, nothing of it kept (or,
@@ -835,6 +907,12 @@ class AccountOnlineLink(models.Model):
     def _lock_for_sync(self):
         """One synchronization or account fetch of a connection at a time,
         across workers; held until the transaction ends."""
+        if not self.env.context.get(COMMIT_BATCHES):
+            # A user's synchronization holds the connection's row too: the
+            # scheduled action, which takes only rows nobody holds, leaves it
+            # alone instead of marking and claiming it meanwhile, writes that
+            # would make this transaction fail at its end, its import undone.
+            self.env.cr.execute("SELECT id FROM account_online_link WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id])
         self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SYNC_LOCK_KEY, self.id])
         if not self.env.cr.fetchone()[0]:
             raise SyncInProgress(_(
@@ -1062,6 +1140,9 @@ class AccountOnlineLink(models.Model):
                 title = _("%(bank)s Needs a New Consent", bank=self.name)
             elif self.state != "disconnected":
                 vals["state"] = "error"
+            if isinstance(error, providers.AccountUnavailable):
+                # Sharing the accounts again at the bank is the way out, when they are still open.
+                next_step = "reconnect"
             if isinstance(error, providers.AuthenticationExpired):
                 vals["auth_failure_count"] = self.auth_failure_count + 1
             description = error.message

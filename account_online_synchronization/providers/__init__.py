@@ -4,6 +4,7 @@ from .base import (  # noqa: F401
     LISTING_RESTARTED,
     PENDING,
     POSTED,
+    AccountUnavailable,
     AuthenticationExpired,
     AutoSyncNotAllowed,
     Balance,

@@ -231,6 +231,14 @@ class ConnectionSuspended(ProviderError):
     code = "connection_suspended"
 
 
+class AccountUnavailable(ProviderError):
+    """The bank no longer gives one account of the consent (closed,
+    deactivated, no longer shared): the consent and its other accounts are
+    fine. Raised by the calls about that account only."""
+
+    code = "account_unavailable"
+
+
 class RateLimited(ProviderError):
     """Too many refreshes: the next one is possible at ``reset_at`` (UTC)."""
 

@@ -27,6 +27,7 @@ from .base import (
     LISTING_RESTARTED,
     PENDING,
     POSTED,
+    AccountUnavailable,
     Balance,
     BankAccount,
     BankProvider,
@@ -60,6 +61,8 @@ STATUSES = {"BOOK": POSTED, "PDNG": PENDING}  # others (RJCT, CNCL, HOLD, SCHD, 
 SESSION_ERRORS = frozenset({"EXPIRED_SESSION", "REVOKED_SESSION", "CLOSED_SESSION", "SESSION_DOES_NOT_EXIST"})
 APPLICATION_ERRORS = frozenset({"UNAUTHORIZED_ACCESS", "UNAUTHORIZED_IP"})
 BANK_DOWN_ERRORS = frozenset({"ASPSP_ERROR", "ASPSP_TIMEOUT"})
+# "The PSU does not have access to the requested account or it doesn't exist": that account only.
+ACCOUNT_GONE_ERRORS = frozenset({"ASPSP_ACCOUNT_NOT_ACCESSIBLE"})
 MAX_PAGES = 500
 MAX_RETRY_AFTER = 30  # seconds a retried 503 may make us wait: a synchronization must not hang
 AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
@@ -225,6 +228,9 @@ class EnableBankingProvider(BankProvider):
             raise ProviderUnreachable("Enable Banking or the bank is unavailable.", detail=detail)
         if error in SESSION_ERRORS:
             raise ConsentExpired("The consent given at the bank has ended: connect the bank again.", detail=detail)
+        if error in ACCOUNT_GONE_ERRORS:
+            raise AccountUnavailable("The bank no longer gives access to this account: it may be closed.",
+                                     detail=detail)
         if error == "WRONG_CONTINUATION_KEY":
             raise _WrongContinuationKey("Enable Banking refused the key of the next page.", detail=detail)
         if error in APPLICATION_ERRORS or (status == 401 and not session_bound):
@@ -407,6 +413,7 @@ class EnableBankingProvider(BankProvider):
     def _pages(self, account_id: str, params: dict):
         path = f"/accounts/{quote(account_id, safe='')}/transactions"
         seen, key, count = set(), None, 0
+        given = set()  # the hash of each page given: a page holds its transactions, not the listing
         for _page in range(MAX_PAGES):
             # Every page repeats the first request's parameters: the key alone is refused.
             payload = self._request("GET", path, params=dict(params, continuation_key=key) if key else params,
@@ -416,7 +423,14 @@ class EnableBankingProvider(BankProvider):
                 if txn := self._transaction(raw, f"transactions[{count}]"):
                     page.append(txn)
                 count += 1
-            yield page
+            fingerprint = hash(tuple(page))
+            if page and fingerprint in given:
+                # The bank served a page again under a new key: a transaction without identifier
+                # on it could not be told from a second one.
+                _logger.info("Enable Banking sent a page of transactions again: it is skipped")
+            else:
+                given.add(fingerprint)
+                yield page
             key = _optional(payload, "continuation_key", str)
             if not key:  # an empty page may still carry a key: only its absence ends the listing
                 return

@@ -33,6 +33,7 @@ from . import gocardless_records as records
 from .base import (
     PENDING,
     POSTED,
+    AccountUnavailable,
     BankProvider,
     BankAccount,
     ConnectStep,
@@ -57,7 +58,9 @@ UNFINISHED_STATUSES = {"CR", "GC", "UA", "SA", "GA"}
 # Renew a token this long before it expires: a request must not outlive it.
 TOKEN_MARGIN = dt.timedelta(seconds=60)
 EUA_EXPIRED_RE = re.compile(r"(end user agreement|\bEUA\b).*expired", re.IGNORECASE | re.DOTALL)
-CONSENT_OVER_TYPES = {"AccessExpiredError", "AccountInactiveError"}
+CONSENT_OVER_TYPES = {"AccessExpiredError"}
+# The bank says the account is closed or no longer exists: that account only.
+ACCOUNT_GONE_TYPES = {"AccountInactiveError"}
 MAX_RETRY_AFTER = 10.0  # seconds: a worker never sleeps longer on a 503
 
 
@@ -166,6 +169,10 @@ class GoCardlessProvider(BankProvider):
             # GoCardless suspends an account after repeated failed accesses.
             raise ConnectionSuspended(
                 "GoCardless suspended the access to this account after repeated failures.", detail=told,
+            )
+        if kind in ACCOUNT_GONE_TYPES:
+            raise AccountUnavailable(
+                "GoCardless says the bank deactivated this account or it no longer exists.", detail=told,
             )
         if kind in CONSENT_OVER_TYPES or EUA_EXPIRED_RE.search(told):
             raise ConsentExpired(
@@ -399,7 +406,14 @@ class GoCardlessProvider(BankProvider):
                                  detail=f"requisition status {requisition['status']}")
         account_ids = [records.text(a, "account id") for a in records.array(requisition.get("accounts"), "accounts")]
         consent.data["accounts"] = account_ids
-        return [self._bank_account(consent, account_id) for account_id in account_ids]
+        accounts = []
+        for account_id in account_ids:
+            try:
+                accounts.append(self._bank_account(consent, account_id))
+            except AccountUnavailable as error:
+                # A requisition may still name an account the bank closed: the others are shared all the same.
+                _logger.info("GoCardless: account %s left out: %s", account_id, error.detail)
+        return accounts
 
     def _bank_account(self, consent: Consent, account_id: str) -> BankAccount:
         body = records.obj(self._call("GET", self._account_path(account_id, "details"), consent=consent), "account")

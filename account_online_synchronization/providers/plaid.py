@@ -54,6 +54,7 @@ from jwt.algorithms import ECAlgorithm
 from .base import (
     PENDING,
     POSTED,
+    AccountUnavailable,
     AuthenticationExpired,
     Balance,
     BankAccount,
@@ -500,8 +501,8 @@ class PlaidProvider(BankProvider):
             accounts = self._read_accounts(consent)
         raw = accounts.get(account_id)
         if raw is None:
-            raise ProviderError("Plaid no longer gives this account: it may be closed at the bank.",
-                                detail=self._mask(account_id))
+            raise AccountUnavailable("Plaid no longer gives this account: it may be closed at the bank.",
+                                     detail=self._mask(account_id))
         where = f"account {account_id}.balances"
         current = _decimal(raw["balances"], "current", where, required=False)
         if current is None:

@@ -13,3 +13,5 @@ from . import test_account_choice
 from . import test_blocking
 from . import test_large_import
 from . import test_scheduled_sync
+from . import test_oca_takeover
+from . import test_bank_faults

@@ -8,16 +8,23 @@ import threading
 import time
 from pathlib import Path
 from collections import Counter
+from decimal import Decimal
 from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
+from freezegun import freeze_time
+
+from odoo import Command
 from odoo.tests import HttpCase, tagged
 from odoo.tests import common as odoo_tests
 from odoo.tools import mute_logger
 
-from ..providers import ConnectionSuspended, ConsentExpired, ProviderUnreachable
+from ..hooks import _legacy_login_to_link
+from ..providers import POSTED, ConnectionSuspended, ConsentExpired, ProviderUnreachable
+from ..providers.base import Consent
 from ..providers.demo import DemoBankProvider
 
-from .common import load_emulators
+from .common import NOW, OnlineSyncCommon, load_emulators
 
 load_emulators()
 from emulators.gocardless import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, GoCardlessEmulator  # noqa: E402
@@ -337,3 +344,146 @@ class TestReactivateTour(DemoBankTourCase):
                         "account_online_synchronization_reactivate", login="admin")
         self.assertScreenshots("card-blocked")
         self.assertFalse(self.link.blocked_reason)
+
+
+# The legacy module (account_online_sync) synchronized the Demo Bank's
+# Current Account from LEGACY_FROM until LEGACY_UNTIL, five days before NOW.
+LEGACY_FROM = dt.date(2026, 10, 1)
+LEGACY_UNTIL = dt.date(2026, 11, 20)
+DEMO_IBAN = "BE68539007547034"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(NOW)
+class TestReconnectLegacyConnectionTour(HttpCase, OnlineSyncCommon):
+    """A connection taken over from the legacy module at install, as the
+    install hook leaves it (disconnected, no bank, no aggregator, its account
+    linked to the journal the legacy module fed): the administrator chooses
+    the bank and reconnects it in the browser."""
+
+    def setUp(self):
+        super().setUp()
+        self.company.partner_id.tz = "Europe/Brussels"
+        self.env.ref("base.EUR").sudo().active = True
+        self.demo_bank = self.env["account.online.institution"].search([("identifier", "=", "DEMO_BANK")])
+        self.assertTrue(self.demo_bank, "the Demo Bank directory is loaded at install")
+
+        # The Demo Bank's posted transactions of the Current Account since
+        # LEGACY_FROM (dated in Brussels, as the connection dates them).
+        client = self.env.ref("account_online_synchronization.provider_demo")._get_client()
+        consent = Consent("outside-odoo", data={"institution": "DEMO_BANK"})
+        now = client.now()
+        self.bank_transactions = [
+            transaction for transaction in client.get_transactions(
+                consent, "DEMO_BANK-current", LEGACY_FROM - dt.timedelta(days=5), now.date() + dt.timedelta(days=1))
+            if transaction.status == POSTED and transaction.booked_at <= now and self._date(transaction) >= LEGACY_FROM
+        ]
+        balance = client.get_balance(consent, "DEMO_BANK-current").amount
+        legacy = [transaction for transaction in self.bank_transactions if self._date(transaction) <= LEGACY_UNTIL]
+        self.assertLess(len(legacy), len(self.bank_transactions), "the bank booked more since the legacy module")
+
+        # The journal the legacy module fed: an opening line, then its lines
+        # in monthly statements, under the legacy service's own ids (the
+        # install copies them), and the legacy account's balance.
+        self.journal = self.env["account.journal"].create({
+            "name": "Bank Legacy", "code": "BLEG", "type": "bank",
+            "currency_id": self.env.ref("base.EUR").id, "bank_acc_number": DEMO_IBAN,
+        })
+        running = balance - sum((transaction.amount for transaction in self.bank_transactions), Decimal(0))
+        Statement = self.env["account.bank.statement"]
+        self.opening = Statement.create({
+            "name": "Opening balance", "journal_id": self.journal.id, "balance_start": 0.0,
+            "balance_end_real": float(running),
+            "line_ids": [Command.create({
+                "journal_id": self.journal.id, "date": LEGACY_FROM - dt.timedelta(days=1),
+                "payment_ref": "Opening balance", "amount": float(running),
+            })],
+        }).line_ids
+        # The legacy id of each line -> the Demo Bank's identifier of the transaction.
+        legacy_ids = {}
+        by_month = {}
+        for index, transaction in enumerate(legacy):
+            legacy_ids[f"yodlee-{index}"] = transaction.identifier
+            date = self._date(transaction)
+            by_month.setdefault(date.replace(day=1), []).append({
+                "journal_id": self.journal.id, "date": date, "amount": float(transaction.amount),
+                "payment_ref": transaction.label, "partner_name": transaction.partner_name,
+                "online_transaction_identifier": f"yodlee-{index}",
+            })
+        for month, vals_list in sorted(by_month.items()):
+            start = running
+            running += sum((transaction.amount for transaction in legacy if self._date(transaction).replace(day=1)
+                            == month), Decimal(0))
+            Statement.create({
+                "name": f"BLEG/{month:%Y-%m}", "journal_id": self.journal.id,
+                "balance_start": float(start), "balance_end_real": float(running),
+                "line_ids": [Command.create(vals) for vals in vals_list],
+            })
+        self.legacy_lines = self._lines(self.journal) - self.opening
+        # Each legacy line -> (its legacy id, the Demo Bank's identifier of its transaction).
+        self.stands_for = {line: (line.online_transaction_identifier, legacy_ids[line.online_transaction_identifier])
+                           for line in self.legacy_lines}
+
+        # What the install hook makes of the legacy login and its account.
+        self.link = _legacy_login_to_link(self.env(su=True), {
+            "id": 1, "name": "Demo Bank", "provider_type": "yodlee", "last_refresh": dt.datetime(2026, 11, 20, 6, 0),
+            "company_id": self.company.id, "user_id": self.admin.id,
+        }, [{
+            "id": 1, "name": "Current Account", "account_number": DEMO_IBAN, "online_identifier": "y-acc-1",
+            "balance": float(running), "last_sync": LEGACY_UNTIL, "journal_id": self.journal.id,
+        }]).sudo(False)
+        self.env.invalidate_all()
+        self.online_account = self.link.account_online_account_ids
+        self.assertRecordValues(self.link, [{
+            "name": "Demo Bank (previous synchronization)", "state": "disconnected", "auto_sync": False,
+            "institution_id": False, "provider_id": False, "timezone": "Europe/Brussels",
+        }])
+        self.assertRecordValues(self.online_account, [{
+            "name": "Current Account", "account_number": DEMO_IBAN, "currency_id": self.env.ref("base.EUR").id,
+            "last_sync": LEGACY_UNTIL, "balance": float(running),
+        }])
+        self.assertEqual(self.journal.account_online_account_id, self.online_account)
+        self.assertAlmostEqual(self._journal_balance(self.journal), float(running), places=2)
+
+    @staticmethod
+    def _date(transaction):
+        return transaction.booked_at.astimezone(BRUSSELS).date()
+
+    def test_choose_the_bank_and_reconnect(self):
+        self.start_tour("/odoo/accounting", "account_online_synchronization_reconnect_legacy", login="admin")
+
+        self.env.invalidate_all()
+        link, account = self.link, self.online_account
+        self.assertEqual(link.state, "connected")
+        self.assertEqual(link.institution_id, self.demo_bank)
+        self.assertEqual(link.provider_id, self.demo_bank.provider_id)
+        self.assertFalse(link.account_choice_pending)
+        accounts = {online_account.name: online_account for online_account in link.account_online_account_ids}
+        self.assertEqual(accounts["Current Account"], account, "the account taken over is found again by its number")
+        self.assertEqual(account.online_identifier, "DEMO_BANK-current")
+        self.assertEqual(account.journal_ids, self.journal)
+        self.assertEqual(self.journal.account_online_account_id, account)
+        self.assertEqual(account.last_sync, dt.date(2026, 11, 25))
+        self.assertFalse(accounts["Dollar Account"].journal_ids, "left out in the account choice")
+        self.assertTrue(accounts["Deposit Account"].journal_ids, "ticked in the account choice")
+
+        lines = self._lines(self.journal)
+        self.assertLessEqual(self.opening | self.legacy_lines, lines, "the legacy module's lines are kept")
+        new = lines - self.opening - self.legacy_lines
+        self.assertTrue(new, "what the bank booked since the legacy module is imported")
+        self.assertEqual(new.online_account_id, account)
+        # A legacy line stands for the transaction of its legacy id: those the
+        # first synchronization recognized by date and amount now carry the
+        # bank's identifier, the next ones know them by it.
+        standing_for = Counter(new.mapped("online_transaction_identifier"))
+        for line, (legacy_id, identifier) in self.stands_for.items():
+            self.assertIn(line.online_transaction_identifier, (legacy_id, identifier))
+            standing_for[identifier] += 1
+        self.assertTrue(self.legacy_lines.filtered(lambda line: line.online_transaction_identifier.startswith("BOOK-")),
+                        "the legacy lines of the days fetched again are recognized")
+        self.assertEqual(
+            standing_for, Counter(transaction.identifier for transaction in self.bank_transactions),
+            "every posted transaction of the bank is in the journal once",
+        )
+        self.assertBooksMatchBank(self.journal)

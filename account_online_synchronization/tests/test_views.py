@@ -3,7 +3,7 @@
 and for no other."""
 from freezegun import freeze_time
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from .common import NOW, ConnectedCommon
@@ -22,6 +22,7 @@ ROLES = {
 SEES = {
     "action_account_online_link": {"admin", "manager", "accountant", "auditor"},
     "action_account_online_connect_wizard": {"admin", "manager"},
+    "action_account_online_oca_takeover": {"admin", "manager"},
     "action_account_online_account": {"admin", "manager", "accountant", "auditor"},
     "action_account_online_institution": {"admin", "manager", "accountant", "auditor"},
     "action_account_online_provider": {"admin", "manager", "accountant", "auditor"},
@@ -52,7 +53,7 @@ class TestViews(ConnectedCommon):
 
     def test_menus_show_to_who_configures(self):
         menus = self.env["ir.ui.menu"].browse(self._records("ir.ui.menu").mapped("res_id"))
-        self.assertEqual(len(menus), 6)
+        self.assertEqual(len(menus), 7)
         for role, user in self.users.items():
             visible = self._reachable_menu_ids(user)
             shown = menus.filtered(lambda m, visible=visible: m.id in visible)
@@ -140,6 +141,7 @@ class TestViews(ConnectedCommon):
                                               "online_sync_account_ids": self.link.account_online_account_ids.ids},
             "account.online.link.reactivate": {"online_sync_link_id": self.link.id},
             "account.online.connect.wizard": {"online_sync_journal_id": self.journal.id},
+            "account.online.oca.takeover": {},
         }
         for model, context in contexts.items():
             for role, user in self.users.items():
@@ -156,3 +158,19 @@ class TestViews(ConnectedCommon):
         arch = self.env["account.online.connect.wizard"].get_views([(False, "form")])["views"]["form"]["arch"]
         self.assertIn('name="phone"', arch)
         self.assertIn('name="action_enter_account_number"', arch)
+
+    def test_oca_takeover_says_what_is_missing_without_oca(self):
+        """Where OCA's online import is not installed, Take Over OCA Online
+        Imports says so, and takes nothing over."""
+        if "online.bank.statement.provider" in self.env:
+            self.skipTest("OCA's account_statement_import_online is installed: tests/test_oca_takeover.py")
+        Wizard = self.env["account.online.oca.takeover"]
+        arch = Wizard.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("account_statement_import_online) is not installed", arch)
+        wizard = Wizard.create({"institution_id": self.link.institution_id.id})
+        self.assertFalse(wizard.oca_installed, "the form shows the warning, not the Take Over button")
+        self.assertFalse(Wizard.fields_get(["oca_provider"])["oca_provider"]["selection"])
+        links = self.env["account.online.link"].search([])
+        with self.assertRaisesRegex(UserError, "account_statement_import_online.* is not installed"):
+            wizard.action_take_over()
+        self.assertEqual(self.env["account.online.link"].search([]), links, "no connection is made")

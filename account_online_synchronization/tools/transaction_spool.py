@@ -19,6 +19,7 @@ AMOUNT_COLUMNS = frozenset({"amount", "foreign_amount"})
 
 
 class TransactionSpool:
+    table = TABLE
 
     def __init__(self, cr):
         self.cr = cr

@@ -18,6 +18,7 @@ from providers import (
     LISTING_RESTARTED,
     PENDING,
     POSTED,
+    AccountUnavailable,
     Consent,
     ConsentExpired,
     InvalidCredentials,
@@ -464,6 +465,69 @@ def test_wrong_continuation_key_restarts_once(provider, emulator):
     emulator.repeat_continuation_key = True
     with pytest.raises(InvalidData, match="same page key"):
         fetch(provider, consent, uid)
+
+
+def test_account_closed_at_the_bank_is_that_account_unavailable(provider, emulator):
+    consent = connect(provider)
+    uids = {a["currency"]: a["uid"] for a in consent.data["accounts"]}
+    emulator.close_account(emulator.current)
+    # The API's own answer, for each call about the account.
+    for call in ("details", "balances", "transactions"):
+        answer = api_get(provider, emulator, f"/accounts/{uids['EUR']}/{call}", {})
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "PSU does not have access to the requested account or it doesn't exist",
+                                 "code": 403, "error": "ASPSP_ACCOUNT_NOT_ACCESSIBLE", "detail": None}
+    with pytest.raises(AccountUnavailable, match="may be closed") as error:
+        provider.get_balance(consent, uids["EUR"])
+    assert "ASPSP_ACCOUNT_NOT_ACCESSIBLE" in error.value.detail
+    with pytest.raises(AccountUnavailable):
+        fetch(provider, consent, uids["EUR"])
+    # The session holds: the other account is read as before, the closed one once it opens again.
+    assert provider.get_balance(consent, uids["JPY"]).currency == "JPY"
+    emulator.close_account(emulator.current, closed=False)
+    assert provider.get_balance(consent, uids["EUR"]).amount == Decimal("0")
+
+
+def test_a_page_served_twice_and_pages_newest_first(provider, emulator):
+    days = (3, 1, 5, 2, 4)
+    for n in days:
+        emulator.add_transaction(emulator.current, f"{n}.00", "CRDT", booking_date=TODAY - dt.timedelta(days=n))
+    emulator.add_transaction(emulator.current, "0.50", "DBIT", booking_date=TODAY - dt.timedelta(days=5),
+                             entry_reference=None, transaction_id=None)  # no identifier at all
+    consent = connect(provider)
+    uid = next(a["uid"] for a in consent.data["accounts"] if a["currency"] == "EUR")
+    window = {"date_from": str(TODAY - dt.timedelta(days=30)), "date_to": str(TODAY)}
+
+    def listing(**controls):
+        """The API's own pages: their transactions' dates, and their keys."""
+        for name, value in controls.items():
+            setattr(emulator, name, value)
+        pages, key = [], None
+        while True:
+            answer = api_get(provider, emulator, f"/accounts/{uid}/transactions",
+                             dict(window, continuation_key=key) if key else window).json()
+            pages.append(([t["booking_date"] for t in answer["transactions"]], answer["continuation_key"]))
+            key = answer["continuation_key"]
+            if not key:
+                return pages
+
+    def day(n):
+        return str(TODAY - dt.timedelta(days=n))
+
+    assert [dates for dates, _key in listing()] == [[day(5), day(5)], [day(4), day(3)], [day(2), day(1)]]
+    assert [dates for dates, _key in listing(transaction_order="newest_first")] == [
+        [day(1), day(2)], [day(3), day(4)], [day(5), day(5)]]
+    assert [dates for dates, _key in listing(transaction_order="as_added")] == [
+        [day(3), day(1)], [day(5), day(2)], [day(4), day(5)]]
+    twice = listing(transaction_order="newest_first", pages_served_twice=1)
+    assert [dates for dates, _key in twice] == [[day(1), day(2)], [day(1), day(2)], [day(3), day(4)], [day(5), day(5)]]
+    assert twice[0][1] != twice[1][1], "the same page, under another key"
+    assert emulator.pages_served_twice == 0
+    # The connector gives each transaction once, the one without identifier included.
+    emulator.pages_served_twice = 2
+    transactions = fetch(provider, consent, uid)
+    assert sorted(t.amount for t in transactions) == sorted(
+        [Decimal(f"{n}.00") for n in days] + [Decimal("-0.50")])
 
 
 def test_secrets_echoed_by_a_server_are_scrubbed(provider, emulator, keys, caplog):

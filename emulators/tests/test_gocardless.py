@@ -20,6 +20,7 @@ from emulators.gocardless_bank import SANDBOX_INSTITUTION_ID
 from providers import (
     PENDING,
     POSTED,
+    AccountUnavailable,
     ConsentExpired,
     InvalidCredentials,
     InvalidData,
@@ -334,6 +335,32 @@ def test_access_withdrawn_by_the_bank_is_consent_expired(client, emulator, linke
     emulator.revoke(consent.identifier)
     with pytest.raises(ConsentExpired):
         fetch(client, linked)
+
+
+def test_account_closed_at_the_bank_is_that_account_unavailable(client, emulator, linked):
+    consent, account_id = linked
+    emulator.add_account("DE02120300000000202051", "EUR", institution_id=REVOLUT, name="Épargne")
+    other = connect(client, emulator, state="state-2")
+    emulator.close_account(IBAN)
+    # The API's own answer, for each scope.
+    headers = {"Authorization": f"Bearer {client._access_token()}"}
+    for scope in ("details", "balances", "transactions"):
+        answer = requests.get(f"{emulator.api_url}accounts/{account_id}/{scope}/", headers=headers, timeout=5)
+        assert answer.status_code == 401
+        assert answer.json() == {"summary": f"Couldn't update account {scope}",
+                                 "detail": "Account has been deactivated or it no longer exists.",
+                                 "status_code": 401, "type": "AccountInactiveError"}
+    with pytest.raises(AccountUnavailable, match="deactivated this account") as error:
+        client.get_balance(consent, account_id)
+    assert "no longer exists" in error.value.detail
+    with pytest.raises(AccountUnavailable):
+        fetch(client, linked)
+    # The consent holds: the closed account is left out of its list, the other one is read as before.
+    (savings,) = client.list_accounts(other)
+    assert savings.account_number == "DE02120300000000202051"
+    assert client.get_balance(other, savings.identifier).amount == Decimal("0.00")
+    emulator.reopen_account(IBAN)
+    assert fetch(client, linked) == []
 
 
 # --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from emulators.plaid_bank import SANDBOX_INSTITUTION_ID
 from providers import (
     PENDING,
     POSTED,
+    AccountUnavailable,
     AuthenticationExpired,
     Consent,
     ConsentExpired,
@@ -623,6 +624,15 @@ def test_revoked_or_removed_item_is_consent_expired(client, emulator, linked, ho
         make_client(emulator, Clock(START)).list_accounts(linked.consent)
     with pytest.raises(ConsentExpired):
         client.get_changes(Consent(identifier=item_id, data={}), linked.checking, None, TODAY, TODAY)
+
+
+def test_an_account_no_longer_listed_is_that_account_unavailable(client, emulator, clock, linked):
+    # A closed account leaves the Item's accounts; the Item and its other accounts stay.
+    emulator.item(linked.consent.identifier).accounts.pop(linked.card)
+    fresh = make_client(emulator, clock)
+    with pytest.raises(AccountUnavailable, match="may be closed"):
+        fresh.get_balance(linked.consent, linked.card)
+    assert fresh.get_balance(linked.consent, linked.checking).amount == Decimal("110.50")
 
 
 def test_429_is_rate_limited_and_never_retried(client, emulator, clock, linked):

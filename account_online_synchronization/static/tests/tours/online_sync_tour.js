@@ -547,3 +547,106 @@ registry.category("web_tour.tours").add("account_online_synchronization_reactiva
         },
     ],
 });
+
+// Opens a menu of Accounting's Configuration, by the menus' XML ids.
+function configurationMenu(menuXmlid) {
+    return [
+        {
+            content: "Open the Configuration menu",
+            trigger: '.o_main_navbar .o_menu_sections button[data-menu-xmlid="account.menu_finance_configuration"]',
+            run: "click",
+        },
+        {
+            content: `Open ${menuXmlid}`,
+            trigger: `.o-dropdown--menu .dropdown-item[data-menu-xmlid="${menuXmlid}"]`,
+            run: "click",
+        },
+    ];
+}
+
+const LEGACY_LINK = "Demo Bank (previous synchronization)";
+const ACCOUNT_CHOICE = ".modal .o_online_sync_account_choice";
+const LINK_ACCOUNTS = '.o_form_view .o_field_widget[name="account_online_account_ids"]';
+
+// Started by tests/test_online_sync_tour.py with a connection taken over from
+// the legacy module at install: not connected, no bank yet, its Current
+// Account feeding the journal the legacy module fed ("Bank Legacy"). The
+// administrator chooses the bank, reconnects, and chooses the other accounts.
+registry.category("web_tour.tours").add("account_online_synchronization_reconnect_legacy", {
+    url: "/odoo/accounting",
+    steps: () => [
+        ...configurationMenu("account_online_synchronization.menu_account_online_link"),
+        {
+            content: "Open the connection taken over from the legacy module",
+            trigger: `.o_list_view .o_data_row:contains("${LEGACY_LINK}") .o_data_cell[name="name"]`,
+            run: "click",
+        },
+        {
+            content: "It is not connected",
+            trigger: '.o_form_view .o_field_widget[name="state"] .o_arrow_button_current[data-value="disconnected"]',
+        },
+        {
+            content: "Its Current Account feeds the journal the legacy module fed",
+            trigger: `${LINK_ACCOUNTS} .o_data_row:contains("Current Account"):contains("Bank Legacy")`,
+        },
+        {
+            content: "Choose the bank: the Bank field is editable, the connection has none yet",
+            trigger: '.o_form_view .o_field_widget[name="institution_id"] input',
+            run: "edit Demo Bank",
+        },
+        {
+            trigger: '.o-autocomplete--dropdown-item:contains("Demo Bank")',
+            run: "click",
+        },
+        {
+            content: "The bank's aggregator comes with it",
+            trigger: '.o_form_view .o_field_widget[name="provider_id"]:contains("Demo Bank")',
+        },
+        {
+            content: "Reconnect",
+            trigger: '.o_form_view .o_form_statusbar button[name="action_reconnect"]',
+            run: "click",
+        },
+        {
+            content: "The bank consents at once; its other accounts are offered, not the Current Account, found again by its number",
+            trigger: `${ACCOUNT_CHOICE}:not(:has(.o_data_row:contains("Current Account"))) .o_data_row:contains("Deposit Account")`,
+        },
+        {
+            content: "Leave the Dollar Account out",
+            trigger: `${ACCOUNT_CHOICE} .o_data_row:contains("Dollar Account") .o_field_widget[name="selected"] input`,
+            run: "click",
+        },
+        {
+            trigger: `${ACCOUNT_CHOICE} .o_data_row:contains("Dollar Account") .o_field_widget[name="selected"] input:not(:checked)`,
+        },
+        {
+            content: "The Deposit Account stays ticked",
+            trigger: `${ACCOUNT_CHOICE} .o_data_row:contains("Deposit Account") .o_field_widget[name="selected"] input:checked`,
+        },
+        {
+            content: "Synchronize",
+            trigger: '.modal button[name="action_synchronize"]',
+            run: "click",
+        },
+        {
+            content: "The user is told what came, the Current Account's transactions since the legacy module included",
+            trigger: `.o_notification:contains(/Current Account: [1-9][0-9]*, Deposit Account: [1-9]/)`,
+        },
+        {
+            content: "The connection is connected",
+            trigger: '.o_form_view .o_field_widget[name="state"] .o_arrow_button_current[data-value="connected"]',
+        },
+        {
+            content: "The Deposit Account now has its journal",
+            trigger: `${LINK_ACCOUNTS} .o_data_row:contains("Deposit Account") .o_field_many2many_tags .badge`,
+        },
+        {
+            content: "The Current Account still feeds the legacy journal, the Dollar Account nothing",
+            trigger: `${LINK_ACCOUNTS}:has(.o_data_row:contains("Current Account"):contains("Bank Legacy")) .o_data_row:contains("Dollar Account"):not(:has(.o_field_many2many_tags .badge))`,
+        },
+        {
+            content: "No account choice is pending, and the bank is set",
+            trigger: '.o_form_view:not(:has(.o_online_sync_choice_pending:visible)) .o_field_widget[name="institution_id"]:contains("Demo Bank")',
+        },
+    ],
+});
