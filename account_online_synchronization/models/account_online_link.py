@@ -28,6 +28,8 @@ REQUESTED_CRON_XMLID = "account_online_synchronization.online_sync_requested_cro
 # Context key: the synchronization commits each imported batch (the scheduled
 # action), so that a crash keeps them and the next run resumes after them.
 COMMIT_BATCHES = "online_sync_commit_batches"
+# Context key of the wizards' buttons: what they return closes their dialog.
+FROM_DIALOG = "online_sync_from_dialog"
 # Where the bank sends the user back after the consent (controllers/main.py).
 CALLBACK_ROUTE = "/account_online_synchronization/callback"
 # First key of the PostgreSQL advisory lock that serializes the work on one
@@ -406,15 +408,22 @@ class AccountOnlineLink(models.Model):
         }
 
     def _notify(self, message, kind, next_action=None):
-        """A notification, then ``next_action`` (default: reload the view
-        behind, which shows what changed)."""
+        """A notification, then ``next_action``. By default the view behind
+        shows what changed: from a wizard (``FROM_DIALOG``), closing its dialog
+        makes the view that opened it reload its records; else the view is
+        reloaded whole. Not the latter from a dialog over a form: the form is
+        then drawn again from its cached record before reloading it, and
+        Odoo's status bar can go on showing the state before."""
+        if not next_action:
+            next_action = ({"type": "ir.actions.act_window_close"} if self.env.context.get(FROM_DIALOG)
+                           else {"type": "ir.actions.client", "tag": "soft_reload"})
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "type": kind,
                 "message": message,
-                "next": next_action or {"type": "ir.actions.client", "tag": "soft_reload"},
+                "next": next_action,
             },
         }
 

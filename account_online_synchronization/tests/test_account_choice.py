@@ -87,6 +87,10 @@ class TestAccountChoice(OnlineSyncCommon):
         self.assertEqual(len(choice.line_ids), 1)
         action = choice.save().action_synchronize()
         self.assertRegex(action["params"]["message"], r"Deposit Account: [1-9]\d*, Dollar Account: 0\)\.$")
+        # The dialog closes and the connection's form reloads its record: a
+        # soft reload would redraw it from its cache first, and Odoo's status
+        # bar could stay on the state before (the reconnect tour shows it).
+        self.assertEqual(action["params"]["next"], {"type": "ir.actions.act_window_close"})
         deposit = self._journal(link, "Deposit Account")
         self.assertEqual(deposit.name, "Demo Bank Deposit Account")
         self.assertBooksMatchBank(deposit)

@@ -2,6 +2,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.account_online_link import FROM_DIALOG
+
 
 class AccountOnlineAccountChoice(models.TransientModel):
     """After the consent (and on Fetch Accounts): the user ticks the bank
@@ -58,4 +60,5 @@ class AccountOnlineAccountChoice(models.TransientModel):
         for line in chosen:
             line.online_account_id._link_journal(line.journal_id or None)
         link.sudo().write({"account_choice_pending": False, "requested_journal_id": False})
+        link = link.with_context(**{FROM_DIALOG: True})
         return link._notify_synchronized(link._fetch_transactions())

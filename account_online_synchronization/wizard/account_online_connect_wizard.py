@@ -2,6 +2,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.account_online_link import FROM_DIALOG
+
 
 class AccountOnlineConnectWizard(models.TransientModel):
     _name = "account.online.connect.wizard"
@@ -79,7 +81,7 @@ class AccountOnlineConnectWizard(models.TransientModel):
         # The user chooses the accounts; from Configuration they then land on
         # the new connection, from a journal's card they stay on the dashboard.
         link = self.link_id.with_context(
-            online_sync_choose_accounts=True, online_sync_open_connection=not self.journal_id,
+            online_sync_choose_accounts=True, online_sync_open_connection=not self.journal_id, **{FROM_DIALOG: True},
         )
         if self.setup_token_label:
             return link._connect_with_token(self.setup_token)

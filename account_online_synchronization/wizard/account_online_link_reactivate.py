@@ -2,6 +2,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.account_online_link import FROM_DIALOG
+
 
 class AccountOnlineLinkReactivate(models.TransientModel):
     """An administrator reactivates a blocked connection by confirming the
@@ -40,4 +42,4 @@ class AccountOnlineLinkReactivate(models.TransientModel):
             # Registered before the number was asked: it is now.
             company.sudo().account_online_phone = number
         link._reactivate()
-        return link._notify(_("%(bank)s is reactivated: synchronize it again.", bank=link.name), "success")
+        return link.with_context(**{FROM_DIALOG: True})._notify(_("%(bank)s is reactivated: synchronize it again.", bank=link.name), "success")
