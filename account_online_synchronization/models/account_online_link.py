@@ -408,12 +408,12 @@ class AccountOnlineLink(models.Model):
         }
 
     def _notify(self, message, kind, next_action=None):
-        """A notification, then ``next_action``. By default the view behind
-        shows what changed: from a wizard (``FROM_DIALOG``), closing its dialog
-        makes the view that opened it reload its records; else the view is
-        reloaded whole. Not the latter from a dialog over a form: the form is
-        then drawn again from its cached record before reloading it, and
-        Odoo's status bar can go on showing the state before."""
+        """A notification, then ``next_action``; by default the view behind
+        shows what changed. A wizard's (``FROM_DIALOG``) closes its dialog,
+        and the view that opened it reloads its records; a button of the view
+        itself reloads the whole view. Not the latter from a dialog over a
+        form: it redraws the form from its cached record before reloading it,
+        and Odoo's status bar can stay on the state before."""
         if not next_action:
             next_action = ({"type": "ir.actions.act_window_close"} if self.env.context.get(FROM_DIALOG)
                            else {"type": "ir.actions.client", "tag": "soft_reload"})
