@@ -42,4 +42,5 @@ class AccountOnlineLinkReactivate(models.TransientModel):
             # Registered before the number was asked: it is now.
             company.sudo().account_online_phone = number
         link._reactivate()
-        return link.with_context(**{FROM_DIALOG: True})._notify(_("%(bank)s is reactivated: synchronize it again.", bank=link.name), "success")
+        link = link.with_context(**{FROM_DIALOG: True})
+        return link._notify(_("%(bank)s is reactivated: synchronize it again.", bank=link.name), "success")
